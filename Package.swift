@@ -1,0 +1,89 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Kernels run hot even in debug builds, so the test suite (which runs real models) stays fast.
+let optimized: [SwiftSetting] = [.unsafeFlags(["-O"])]
+
+let package = Package(
+    name: "nibble",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "nibble", targets: ["nibble"]),
+        .library(name: "NibbleServer", targets: ["NibbleServer"]),
+        .library(name: "NibbleModels", targets: ["NibbleModels"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // MARK: - Executable
+        .executableTarget(
+            name: "nibble",
+            dependencies: [
+                "NibbleServer", "NibbleEngine", "NibbleGeneration", "NibbleModels", "NibbleQuant",
+                "NibbleFormats", "NibbleTokenizer", "NibbleKernels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // MARK: - Libraries (dependencies point down)
+        .target(
+            name: "NibbleServer",
+            dependencies: [
+                "NibbleEngine", "NibbleGeneration", "NibbleModels", "NibbleQuant", "NibbleTokenizer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "NibbleEngine",
+            dependencies: ["NibbleGeneration", "NibbleModels", "NibbleTokenizer",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "NibbleGeneration",
+            dependencies: ["NibbleModels", "NibbleTokenizer"]
+        ),
+        .target(
+            name: "NibbleModels",
+            dependencies: ["NibbleQuant", "NibbleFormats", "NibbleTokenizer", "NibbleKernels"],
+            swiftSettings: optimized
+        ),
+        .target(
+            name: "NibbleQuant",
+            dependencies: ["NibbleKernels"],
+            swiftSettings: optimized
+        ),
+        .target(name: "NibbleFormats", dependencies: ["NibbleKernels"]),
+        .target(name: "NibbleTokenizer", swiftSettings: optimized),
+        .target(name: "NibbleKernels", swiftSettings: optimized),
+
+        // MARK: - Test support and tests
+        .target(name: "NibbleTestSupport", dependencies: ["NibbleFormats"], path: "Sources/NibbleTestSupport"),
+        .testTarget(name: "NibbleKernelsTests", dependencies: ["NibbleKernels", "NibbleTestSupport"]),
+        .testTarget(name: "NibbleFormatsTests", dependencies: ["NibbleFormats", "NibbleTestSupport"]),
+        .testTarget(name: "NibbleTokenizerTests", dependencies: ["NibbleTokenizer", "NibbleTestSupport"]),
+        .testTarget(name: "NibbleQuantTests", dependencies: ["NibbleQuant", "NibbleKernels", "NibbleTestSupport"]),
+        .testTarget(
+            name: "NibbleModelsTests",
+            dependencies: ["NibbleModels", "NibbleQuant", "NibbleFormats", "NibbleTokenizer", "NibbleTestSupport"]
+        ),
+        .testTarget(
+            name: "NibbleGenerationTests",
+            dependencies: ["NibbleGeneration", "NibbleEngine", "NibbleModels", "NibbleTokenizer", "NibbleTestSupport"]
+        ),
+        .testTarget(
+            name: "NibbleServerTests",
+            dependencies: [
+                "NibbleServer", "NibbleEngine", "NibbleTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,4 @@
+import Testing
+@testable import NibbleFormats
+
+@Test func NibbleFormatsBuilds() { #expect(true) }

@@ -1,0 +1,4 @@
+import Testing
+@testable import NibbleGeneration
+
+@Test func NibbleGenerationBuilds() { #expect(true) }

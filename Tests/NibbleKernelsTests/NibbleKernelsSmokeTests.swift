@@ -1,0 +1,4 @@
+import Testing
+@testable import NibbleKernels
+
+@Test func NibbleKernelsBuilds() { #expect(true) }

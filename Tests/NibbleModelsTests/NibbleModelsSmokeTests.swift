@@ -1,0 +1,4 @@
+import Testing
+@testable import NibbleModels
+
+@Test func NibbleModelsBuilds() { #expect(true) }

@@ -1,0 +1,4 @@
+import Testing
+@testable import NibbleQuant
+
+@Test func NibbleQuantBuilds() { #expect(true) }

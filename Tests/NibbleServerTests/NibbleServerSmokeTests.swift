@@ -1,0 +1,4 @@
+import Testing
+@testable import NibbleServer
+
+@Test func NibbleServerBuilds() { #expect(true) }

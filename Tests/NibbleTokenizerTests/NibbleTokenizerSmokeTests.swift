@@ -1,0 +1,4 @@
+import Testing
+@testable import NibbleTokenizer
+
+@Test func NibbleTokenizerBuilds() { #expect(true) }
