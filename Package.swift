@@ -66,12 +66,12 @@ let package = Package(
         // MARK: - Test support and tests
         .target(name: "NibbleTestSupport", dependencies: ["NibbleFormats"], path: "Sources/NibbleTestSupport"),
         .testTarget(name: "NibbleKernelsTests", dependencies: ["NibbleKernels", "NibbleTestSupport"]),
-        .testTarget(name: "NibbleFormatsTests", dependencies: ["NibbleFormats", "NibbleTestSupport"]),
+        .testTarget(name: "NibbleFormatsTests", dependencies: ["NibbleFormats", "NibbleKernels", "NibbleTestSupport"]),
         .testTarget(name: "NibbleTokenizerTests", dependencies: ["NibbleTokenizer", "NibbleTestSupport"]),
         .testTarget(name: "NibbleQuantTests", dependencies: ["NibbleQuant", "NibbleKernels", "NibbleTestSupport"]),
         .testTarget(
             name: "NibbleModelsTests",
-            dependencies: ["NibbleModels", "NibbleQuant", "NibbleFormats", "NibbleTokenizer", "NibbleTestSupport"]
+            dependencies: ["NibbleModels", "NibbleQuant", "NibbleFormats", "NibbleTokenizer", "NibbleKernels", "NibbleTestSupport"]
         ),
         .testTarget(
             name: "NibbleGenerationTests",

@@ -1,1 +1,11 @@
-@main struct Main { static func main() {} }
+import ArgumentParser
+
+/// `nibble`: serve, run and inspect LLaMA-family models on the CPU.
+@main
+struct Nibble: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nibble",
+        abstract: "An LLM inference server for LLaMA-family models, with bitsandbytes-style quantization at load time.",
+        subcommands: [Inspect.self]
+    )
+}

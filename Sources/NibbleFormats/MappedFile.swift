@@ -1,0 +1,65 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only memory map of a whole file; unmapped when the last reference goes away.
+///
+/// Pages are loaded by the kernel on first touch, so mapping a checkpoint costs no resident memory until
+/// its tensors are read — which is what makes the disk tier of layer offload work.
+public final class MappedFile: @unchecked Sendable {
+    /// Path the file was mapped from.
+    public let path: String
+    /// Start of the mapping (nil for an empty file).
+    public let base: UnsafeRawPointer?
+    /// Length in bytes.
+    public let count: Int
+
+    /// Maps `path` read-only.
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            if errno == ENOENT { throw FormatError.fileNotFound(path: path) }
+            throw FormatError.unreadable(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw FormatError.unreadable(path: path, reason: String(cString: strerror(errno)))
+        }
+        count = Int(info.st_size)
+        if count == 0 {
+            base = nil
+            return
+        }
+        let mapped = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let mapped, mapped != MAP_FAILED else {
+            throw FormatError.unreadable(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+        }
+        base = UnsafeRawPointer(mapped)
+    }
+
+    deinit {
+        if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+    }
+
+    /// The mapped bytes.
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// Bytes of this mapping currently resident in RAM (`mincore`), for honest memory reports.
+    public func residentBytes() -> Int {
+        guard let base, count > 0 else { return 0 }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let pages = (count + page - 1) / page
+        #if canImport(Glibc)
+        var vector = [UInt8](repeating: 0, count: pages)
+        #else
+        var vector = [CChar](repeating: 0, count: pages)
+        #endif
+        guard mincore(UnsafeMutableRawPointer(mutating: base), count, &vector) == 0 else { return 0 }
+        return vector.reduce(0) { $0 + (($1 & 1) != 0 ? page : 0) }
+    }
+}

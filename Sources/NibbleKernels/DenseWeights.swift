@@ -1,0 +1,118 @@
+/// Element formats a dense (unquantized) weight can be stored in.
+public enum DenseFormat: String, Sendable {
+    case f32, f16, bf16
+
+    /// Bytes per element.
+    public var size: Int { self == .f32 ? 4 : 2 }
+}
+
+/// An unquantized weight matrix `(outFeatures, inFeatures)` row-major, kept in the format it was stored in.
+///
+/// The storage is either owned (resident in RAM) or borrowed from a memory-mapped checkpoint (the disk tier:
+/// pages come in from the file as rows are read and can be dropped by the kernel under memory pressure).
+public struct DenseWeight: LinearWeight, @unchecked Sendable {
+    public let outFeatures: Int
+    public let inFeatures: Int
+    public let format: DenseFormat
+    /// Raw elements, `(outFeatures, inFeatures)` row-major in `format`.
+    private let base: UnsafeRawPointer
+    /// Keeps owned storage or the mapping alive.
+    private let owner: AnyObject
+    /// Whether the bytes live in a file mapping rather than in memory we allocated.
+    public let isMapped: Bool
+
+    /// Wraps float32 values `(outFeatures, inFeatures)` that this weight will own.
+    public init(f32 values: [Float], outFeatures: Int, inFeatures: Int) {
+        precondition(values.count == outFeatures * inFeatures, "weight is not (out, in)")
+        let storage = OwnedBytes(count: values.count * 4)
+        values.withUnsafeBytes { storage.pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        self.init(format: .f32, outFeatures: outFeatures, inFeatures: inFeatures, base: UnsafeRawPointer(storage.pointer),
+                  owner: storage, isMapped: false)
+    }
+
+    /// Copies raw elements into memory this weight owns (the cpu tier).
+    public init(copying bytes: UnsafeRawBufferPointer, format: DenseFormat, outFeatures: Int, inFeatures: Int) {
+        precondition(bytes.count == outFeatures * inFeatures * format.size, "weight bytes do not match (out, in)")
+        let storage = OwnedBytes(count: bytes.count)
+        storage.pointer.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        self.init(format: format, outFeatures: outFeatures, inFeatures: inFeatures, base: UnsafeRawPointer(storage.pointer),
+                  owner: storage, isMapped: false)
+    }
+
+    /// Borrows raw elements from a mapping kept alive by `owner` (the disk tier).
+    public init(mapped bytes: UnsafeRawBufferPointer, format: DenseFormat, outFeatures: Int, inFeatures: Int, owner: AnyObject) {
+        precondition(bytes.count == outFeatures * inFeatures * format.size, "weight bytes do not match (out, in)")
+        self.init(format: format, outFeatures: outFeatures, inFeatures: inFeatures, base: bytes.baseAddress!,
+                  owner: owner, isMapped: true)
+    }
+
+    private init(format: DenseFormat, outFeatures: Int, inFeatures: Int, base: UnsafeRawPointer, owner: AnyObject, isMapped: Bool) {
+        self.format = format
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        self.base = base
+        self.owner = owner
+        self.isMapped = isMapped
+    }
+
+    public var storageBytes: Int { outFeatures * inFeatures * format.size }
+    public var formatName: String { format.rawValue }
+
+    /// Row `r` widened to float32.
+    public func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+        let n = inFeatures
+        switch format {
+        case .f32:
+            out.update(from: base.assumingMemoryBound(to: Float.self) + r * n, count: n)
+        case .f16:
+            let w = base.assumingMemoryBound(to: UInt16.self) + r * n
+            for i in 0..<n { out[i] = f16ToF32(w[i]) }
+        case .bf16:
+            let w = base.assumingMemoryBound(to: UInt16.self) + r * n
+            for i in 0..<n { out[i] = bf16ToF32(w[i]) }
+        }
+    }
+
+    /// All elements widened to float32, `(outFeatures, inFeatures)`.
+    public func floats() -> [Float] {
+        [Float](unsafeUninitializedCapacity: outFeatures * inFeatures) { out, initialized in
+            for r in 0..<outFeatures { row(r, into: out.baseAddress! + r * inFeatures) }
+            initialized = outFeatures * inFeatures
+        }
+    }
+
+    public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        let n = inFeatures, m = outFeatures
+        let format = self.format
+        let base = self.base
+        // Output features are split across threads; each weight row is read once and reused for every input row.
+        Parallel.forRange(m, work: m * n * rows) { range in
+            for o in range {
+                switch format {
+                case .f32:
+                    let w = base.assumingMemoryBound(to: Float.self) + o * n
+                    for r in 0..<rows { y[r * m + o] = dotF32(x + r * n, w, n) }
+                case .f16:
+                    let w = base.assumingMemoryBound(to: UInt16.self) + o * n
+                    for r in 0..<rows { y[r * m + o] = dotF16(x + r * n, w, n) }
+                case .bf16:
+                    let w = base.assumingMemoryBound(to: UInt16.self) + o * n
+                    for r in 0..<rows { y[r * m + o] = dotBF16(x + r * n, w, n) }
+                }
+            }
+        }
+    }
+}
+
+/// Heap bytes freed with their owner.
+final class OwnedBytes: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+    let count: Int
+
+    init(count: Int) {
+        self.count = count
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
+    }
+
+    deinit { pointer.deallocate() }
+}

@@ -1,0 +1,16 @@
+import Foundation
+
+/// How to load a checkpoint: which adapter, LoRA, quantization and placement.
+public struct LoadOptions: Sendable {
+    /// Adapter registry name (`llama`, `guanaco`).
+    public var adapterName: String = "llama"
+    /// A PEFT LoRA adapter directory (`adapter_config.json` + `adapter_model.safetensors`), merged at load.
+    public var loraDirectory: URL?
+    /// Called as loading advances (fraction 0...1 and what is being done).
+    public var progress: (@Sendable (Double, String) -> Void)?
+
+    public init(adapterName: String = "llama", loraDirectory: URL? = nil) {
+        self.adapterName = adapterName
+        self.loraDirectory = loraDirectory
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import NibbleFormats
-
-@Test func NibbleFormatsBuilds() { #expect(true) }

@@ -1,4 +1,0 @@
-import Testing
-@testable import NibbleKernels
-
-@Test func NibbleKernelsBuilds() { #expect(true) }

@@ -1,4 +1,0 @@
-import Testing
-@testable import NibbleModels
-
-@Test func NibbleModelsBuilds() { #expect(true) }
