@@ -19,7 +19,20 @@ public enum ModelLoader {
         let tokenizer = try Tokenizers.load(directory: directory)
         let archive = try SafetensorsArchive(directory: directory)
         var memory = WeightMemoryReport()
-        let builder = WeightBuilder(archive: archive, config: config)
+        var lora: LoRAAdapter?
+        if let loraDirectory = options.loraDirectory {
+            options.progress?(0.02, "reading LoRA adapter")
+            let adapter = try LoRAAdapter(directory: loraDirectory)
+            // Every adapted module must exist in the base model, or the adapter belongs to another model.
+            for module in adapter.modules.keys.sorted() where !archive.contains(module + ".weight") {
+                throw ModelError.invalidAdapter(path: loraDirectory.path,
+                                                reason: "adapts '\(module)', which the base model at \(directory.path) does not have")
+            }
+            lora = adapter
+        } else if adapter.requiresLoRA {
+            throw ModelError.invalidOptions("adapter '\(adapter.name)' needs a LoRA adapter directory (--lora / lora:)")
+        }
+        let builder = WeightBuilder(archive: archive, config: config, lora: lora)
         let model = try LlamaBuilder(config: config, weights: builder).build(memory: &memory) { fraction in
             options.progress?(0.05 + 0.95 * fraction, "loading weights")
         }

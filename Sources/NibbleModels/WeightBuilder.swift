@@ -6,11 +6,25 @@ import NibbleKernels
 struct WeightBuilder {
     let archive: SafetensorsArchive
     let config: ModelConfig
+    /// A LoRA adapter merged into the base weights before anything is quantized.
+    let lora: LoRAAdapter?
 
     /// A linear layer `name` (without `.weight`), expected to be `(outFeatures, inFeatures)`.
     func linear(_ name: String, outFeatures: Int, inFeatures: Int, hasBias: Bool, memory: inout WeightMemoryReport) throws -> Linear {
         let view = try archive.tensor(name + ".weight")
-        let weight = try dense(view, outFeatures: outFeatures, inFeatures: inFeatures)
+        let weight: DenseWeight
+        if let delta = lora?.delta(for: name) {
+            guard delta.count == outFeatures * inFeatures else {
+                throw ModelError.invalidAdapter(path: lora!.directory.path,
+                                                reason: "LoRA update for '\(name)' does not match its [\(outFeatures), \(inFeatures)] weight")
+            }
+            // The merged weight is no longer representable in the checkpoint's half type: keep it in f32.
+            var merged = try dense(view, outFeatures: outFeatures, inFeatures: inFeatures).floats()
+            for i in merged.indices { merged[i] += delta[i] }
+            weight = DenseWeight(f32: merged, outFeatures: outFeatures, inFeatures: inFeatures)
+        } else {
+            weight = try dense(view, outFeatures: outFeatures, inFeatures: inFeatures)
+        }
         memory.add(bytes: weight.storageBytes, parameters: outFeatures * inFeatures, tier: "cpu",
                    format: weight.formatName, moduleKind: Self.moduleKind(name))
         var bias: [Float]?
