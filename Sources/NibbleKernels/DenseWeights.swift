@@ -56,6 +56,11 @@ public struct DenseWeight: LinearWeight, @unchecked Sendable {
     }
 
     public var storageBytes: Int { outFeatures * inFeatures * format.size }
+
+    public func releaseResidentPages() {
+        guard isMapped else { return }
+        releasePages(base, count: storageBytes)
+    }
     public var formatName: String { format.rawValue }
 
     /// Row `r` widened to float32.
@@ -115,4 +120,20 @@ final class OwnedBytes: @unchecked Sendable {
     }
 
     deinit { pointer.deallocate() }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Tells the kernel the whole pages inside `[base, base + count)` of a read-only file mapping are not needed
+/// now; they are dropped from this process and read back from the file on next use.
+public func releasePages(_ base: UnsafeRawPointer, count: Int) {
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let start = (Int(bitPattern: base) + page - 1) / page * page
+    let end = (Int(bitPattern: base) + count) / page * page
+    guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
+    _ = madvise(pointer, end - start, Int32(MADV_DONTNEED))
 }

@@ -12,6 +12,13 @@ public protocol LinearWeight: Sendable {
     var formatName: String { get }
     /// y (rows, outFeatures) = x (rows, inFeatures) · Wᵀ; both row-major float32.
     func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>)
+    /// Drops pages this weight borrowed from a file mapping out of the process (offloaded layers call it
+    /// after they run, so resident memory stays within the budget). Owned storage ignores it.
+    func releaseResidentPages()
+}
+
+extension LinearWeight {
+    public func releaseResidentPages() {}
 }
 
 extension LinearWeight {

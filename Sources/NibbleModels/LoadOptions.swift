@@ -6,6 +6,10 @@ public struct LoadOptions: Sendable {
     public var adapterName: String = "llama"
     /// A PEFT LoRA adapter directory (`adapter_config.json` + `adapter_model.safetensors`), merged at load.
     public var loraDirectory: URL?
+    /// How modules are assigned to tiers (`device_map`); with a `cpu` budget in `maxMemory`, `.auto` is implied.
+    public var deviceMap: DeviceMap?
+    /// Per-tier budgets in bytes (`max_memory`), e.g. `[.cpu: 2 << 30]`.
+    public var maxMemory: [Tier: Int] = [:]
     /// Called as loading advances (fraction 0...1 and what is being done).
     public var progress: (@Sendable (Double, String) -> Void)?
 

@@ -14,11 +14,15 @@ public struct LoadedModel: Sendable {
     public let generationConfig: GenerationConfig
     /// Every id that ends generation: config.json, generation_config.json and the tokenizer's EOS, deduplicated.
     public let eosTokenIds: [Int]
-    /// Where each module was placed and what its weights occupy.
+    /// What the weights occupy, by tier, format and module kind.
     public let memory: WeightMemoryReport
+    /// The tier each module was placed on.
+    public let placement: PlacementPlan
 
     public init(directory: URL, model: any LanguageModel, tokenizer: any Tokenizer, adapter: any ModelAdapter,
-                config: ModelConfig, generationConfig: GenerationConfig, eosTokenIds: [Int], memory: WeightMemoryReport) {
+                config: ModelConfig, generationConfig: GenerationConfig, eosTokenIds: [Int], memory: WeightMemoryReport,
+                placement: PlacementPlan = PlacementPlan(assignments: [])) {
+        self.placement = placement
         self.directory = directory
         self.model = model
         self.tokenizer = tokenizer

@@ -32,7 +32,10 @@ public enum ModelLoader {
         } else if adapter.requiresLoRA {
             throw ModelError.invalidOptions("adapter '\(adapter.name)' needs a LoRA adapter directory (--lora / lora:)")
         }
-        let builder = WeightBuilder(archive: archive, config: config, lora: lora)
+        var builder = WeightBuilder(archive: archive, config: config, lora: lora)
+        let deviceMap = options.deviceMap ?? (options.maxMemory[.cpu] != nil ? .auto : .all(.cpu))
+        builder.plan = try PlacementPlanner.plan(modules: try builder.footprints(), deviceMap: deviceMap,
+                                                 maxMemory: options.maxMemory, quantized: false)
         let model = try LlamaBuilder(config: config, weights: builder).build(memory: &memory) { fraction in
             options.progress?(0.05 + 0.95 * fraction, "loading weights")
         }
@@ -42,6 +45,6 @@ public enum ModelLoader {
         }
         options.progress?(1, "ready")
         return LoadedModel(directory: directory, model: model, tokenizer: tokenizer, adapter: adapter, config: config,
-                           generationConfig: generationConfig, eosTokenIds: eos, memory: memory)
+                           generationConfig: generationConfig, eosTokenIds: eos, memory: memory, placement: builder.plan)
     }
 }

@@ -8,12 +8,17 @@ struct WeightBuilder {
     let config: ModelConfig
     /// A LoRA adapter merged into the base weights before anything is quantized.
     let lora: LoRAAdapter?
+    /// Tier of every module; offloaded ones stay mapped from the checkpoint.
+    var plan: PlacementPlan = PlacementPlan(assignments: [])
 
     /// A linear layer `name` (without `.weight`), expected to be `(outFeatures, inFeatures)`.
     func linear(_ name: String, outFeatures: Int, inFeatures: Int, hasBias: Bool, memory: inout WeightMemoryReport) throws -> Linear {
         let view = try archive.tensor(name + ".weight")
+        let tier = plan.tier(of: name)
         let weight: DenseWeight
-        if let delta = lora?.delta(for: name) {
+        if tier == .disk, lora?.modules[name] == nil {
+            weight = try dense(view, outFeatures: outFeatures, inFeatures: inFeatures, mapped: true)
+        } else if let delta = lora?.delta(for: name) {
             guard delta.count == outFeatures * inFeatures else {
                 throw ModelError.invalidAdapter(path: lora!.directory.path,
                                                 reason: "LoRA update for '\(name)' does not match its [\(outFeatures), \(inFeatures)] weight")
@@ -25,7 +30,7 @@ struct WeightBuilder {
         } else {
             weight = try dense(view, outFeatures: outFeatures, inFeatures: inFeatures)
         }
-        memory.add(bytes: weight.storageBytes, parameters: outFeatures * inFeatures, tier: "cpu",
+        memory.add(bytes: weight.storageBytes, parameters: outFeatures * inFeatures, tier: weight.isMapped ? "disk" : "cpu",
                    format: weight.formatName, moduleKind: Self.moduleKind(name))
         var bias: [Float]?
         if hasBias {
@@ -35,7 +40,7 @@ struct WeightBuilder {
     }
 
     /// A dense matrix kept in its stored float format.
-    func dense(_ view: TensorView, outFeatures: Int, inFeatures: Int) throws -> DenseWeight {
+    func dense(_ view: TensorView, outFeatures: Int, inFeatures: Int, mapped: Bool = false) throws -> DenseWeight {
         guard view.shape == [outFeatures, inFeatures] else {
             throw ModelError.invalidWeight(name: view.name, reason: "shape \(view.shape), expected [\(outFeatures), \(inFeatures)]")
         }
@@ -45,6 +50,9 @@ struct WeightBuilder {
         case .f16: format = .f16
         case .bf16: format = .bf16
         default: throw ModelError.invalidWeight(name: view.name, reason: "dtype \(view.dtype.rawValue) is not a float type")
+        }
+        if mapped {
+            return DenseWeight(mapped: view.bytes, format: format, outFeatures: outFeatures, inFeatures: inFeatures, owner: view.file)
         }
         return DenseWeight(copying: view.bytes, format: format, outFeatures: outFeatures, inFeatures: inFeatures)
     }
@@ -66,5 +74,25 @@ struct WeightBuilder {
         if last == "weight" || last == "bias", parts.count >= 2 { last = parts[parts.count - 2] }
         if last.hasSuffix("layernorm") || last == "norm" { return "norm" }
         return String(last)
+    }
+}
+
+extension WeightBuilder {
+    /// Bytes each placeable module will hold once loaded, in definition order (what placement plans with).
+    func footprints() throws -> [ModuleFootprint] {
+        func bytes(_ prefix: String) -> Int {
+            archive.tensorNames.filter { $0.hasPrefix(prefix + ".") }.reduce(0) { total, name in
+                total + (archive.tensorIfPresent(name)?.byteRange.count ?? 0)
+            }
+        }
+        var modules = [ModuleFootprint(name: "model.embed_tokens", bytes: bytes("model.embed_tokens"))]
+        for i in 0..<config.numHiddenLayers {
+            modules.append(ModuleFootprint(name: "model.layers.\(i)", bytes: bytes("model.layers.\(i)")))
+        }
+        modules.append(ModuleFootprint(name: "model.norm", bytes: bytes("model.norm")))
+        if archive.contains("lm_head.weight") {
+            modules.append(ModuleFootprint(name: "lm_head", bytes: bytes("lm_head")))
+        }
+        return modules
     }
 }

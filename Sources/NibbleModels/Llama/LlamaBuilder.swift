@@ -12,8 +12,9 @@ struct LlamaBuilder {
         let ffn = c.intermediateSize
 
         let embedView = try weights.archive.tensor("model.embed_tokens.weight")
-        let embeddings = try weights.dense(embedView, outFeatures: c.vocabSize, inFeatures: hidden)
-        memory.add(bytes: embeddings.storageBytes, parameters: c.vocabSize * hidden, tier: "cpu",
+        let embedOnDisk = weights.plan.tier(of: "model.embed_tokens") == .disk
+        let embeddings = try weights.dense(embedView, outFeatures: c.vocabSize, inFeatures: hidden, mapped: embedOnDisk)
+        memory.add(bytes: embeddings.storageBytes, parameters: c.vocabSize * hidden, tier: embedOnDisk ? "disk" : "cpu",
                    format: embeddings.formatName, moduleKind: "embed_tokens")
 
         var layers: [LlamaLayer] = []
@@ -31,7 +32,8 @@ struct LlamaBuilder {
                 postAttentionNorm: try weights.vector(p + "post_attention_layernorm.weight", count: hidden, memory: &memory),
                 gate: try linear("mlp.gate_proj", ffn, hidden, bias: c.mlpBias),
                 up: try linear("mlp.up_proj", ffn, hidden, bias: c.mlpBias),
-                down: try linear("mlp.down_proj", hidden, ffn, bias: c.mlpBias)))
+                down: try linear("mlp.down_proj", hidden, ffn, bias: c.mlpBias),
+                offloaded: weights.plan.tier(of: "model.layers.\(i)") == .disk))
             progress(Double(i + 1) / Double(c.numHiddenLayers + 1))
         }
         let finalNorm = try weights.vector("model.norm.weight", count: hidden, memory: &memory)

@@ -10,9 +10,12 @@ public struct LlamaLayer: Sendable {
     public let postAttentionNorm: [Float]
     /// `mlp.{gate,up}_proj` `(ffn, hidden)`, `mlp.down_proj` `(hidden, ffn)`.
     public let gate: Linear, up: Linear, down: Linear
+    /// Whether the block's weights are paged in from the checkpoint per use (the disk tier).
+    public let offloaded: Bool
 
     public init(inputNorm: [Float], q: Linear, k: Linear, v: Linear, o: Linear, postAttentionNorm: [Float],
-                gate: Linear, up: Linear, down: Linear) {
+                gate: Linear, up: Linear, down: Linear, offloaded: Bool = false) {
+        self.offloaded = offloaded
         self.inputNorm = inputNorm
         self.q = q
         self.k = k

@@ -104,6 +104,9 @@ public final class LlamaModel: LanguageModel {
             siluMultiply(&gateBuffer, upBuffer, n * ffn)
             layer.down(gateBuffer, rows: n, into: &projected)
             for i in 0..<(n * hidden) { x[i] += projected[i] }
+            if layer.offloaded {
+                for (_, linear) in layer.linears { linear.weight.releaseResidentPages() }
+            }
         }
         cache.count = start + n
 
@@ -116,6 +119,8 @@ public final class LlamaModel: LanguageModel {
         }
         var logits = [Float](repeating: 0, count: outRows * config.vocabSize)  // (outRows, vocab)
         lmHead(normed, rows: outRows, into: &logits)
+        lmHead.weight.releaseResidentPages()
+        embeddings.releaseResidentPages()
         return logits
     }
 }
