@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import NibbleGeneration
+import NibbleModels
+
+/// `nibble generate`: one prompt, one completion, streamed to the terminal or printed as JSON.
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate a completion for a prompt (greedy with --temperature 0)."
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(name: .long, help: "The prompt text.")
+    var prompt: String
+
+    @Option(name: .long, help: "Maximum number of new tokens.")
+    var maxNewTokens: Int = 64
+
+    @Option(name: .long, help: "Sampling temperature; 0 = greedy. Default: the model's generation_config.json, else 1.")
+    var temperature: Float?
+
+    @Option(name: .long, help: "Keep only the k most likely tokens (0 = off).")
+    var topK: Int?
+
+    @Option(name: .long, help: "Nucleus sampling: keep the smallest set with this probability mass.")
+    var topP: Float?
+
+    @Option(name: .long, help: "Drop tokens less likely than min-p × the top probability.")
+    var minP: Float?
+
+    @Option(name: .long, help: "Repetition penalty (1 = off; transformers semantics).")
+    var repetitionPenalty: Float?
+
+    @Option(name: .long, help: "Seed for sampling; the same seed repeats the same output.")
+    var seed: UInt64?
+
+    @Option(name: .long, parsing: .singleValue, help: "A stop string (repeatable); excluded from the output.")
+    var stop: [String] = []
+
+    @Flag(name: .long, help: "Format the prompt with the adapter's chat template (e.g. ### Human: … ### Assistant:).")
+    var chat = false
+
+    @Flag(name: .long, help: "Print one JSON object with input_ids, new_ids, text, finish_reason and timings.")
+    var json = false
+
+    func run() throws {
+        let loaded = try modelOptions.load()
+        var parameters = GenerationParameters(defaults: loaded.generationConfig)
+        parameters.maxNewTokens = maxNewTokens
+        if let temperature {
+            parameters.temperature = temperature
+            parameters.doSample = temperature > 0
+        }
+        if let topK { parameters.topK = topK }
+        if let topP { parameters.topP = topP }
+        if let minP { parameters.minP = minP }
+        if let repetitionPenalty { parameters.repetitionPenalty = repetitionPenalty }
+        parameters.seed = seed
+        parameters.stopStrings = stop + (chat ? loaded.adapter.defaultStopStrings : [])
+        do {
+            parameters = try parameters.validated()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+
+        let text = chat ? loaded.adapter.chatPrompt([ChatMessage(role: "user", content: prompt)]) : prompt
+        let inputIds = loaded.tokenizer.encode(text, addSpecialTokens: true)
+        let generator: TokenGenerator
+        do {
+            generator = try TokenGenerator(loaded: loaded, promptTokens: inputIds, parameters: parameters)
+        } catch {
+            throw CLIError("\(error)")
+        }
+        let streaming = !json
+        let result = try generator.run { event in
+            if streaming, case .token(_, let piece) = event, !piece.isEmpty {
+                FileHandle.standardOutput.write(Data(piece.utf8))
+            }
+            return .proceed
+        }
+        if streaming {
+            print("")
+            let t = result.timings
+            FileHandle.standardError.write(Data(String(
+                format: "\n[%d prompt tokens in %.1f ms, %d new tokens at %.1f tokens/s, finish: %@]\n",
+                t.promptTokens, t.promptMilliseconds, t.predictedTokens, t.predictedPerSecond,
+                result.finishReason.openAIName).utf8))
+            return
+        }
+        let object: [String: Any] = [
+            "input_ids": inputIds,
+            "new_ids": result.tokens,
+            "text": result.text,
+            "finish_reason": result.finishReason.openAIName,
+            "usage": ["prompt_tokens": result.usage.promptTokens, "completion_tokens": result.usage.completionTokens,
+                      "total_tokens": result.usage.totalTokens],
+            "timings": ["prompt_n": result.timings.promptTokens, "prompt_ms": result.timings.promptMilliseconds,
+                        "predicted_n": result.timings.predictedTokens, "predicted_ms": result.timings.predictedMilliseconds,
+                        "predicted_per_second": result.timings.predictedPerSecond],
+        ]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
