@@ -61,7 +61,9 @@ let package = Package(
         ),
         .target(name: "NibbleFormats", dependencies: ["NibbleKernels"]),
         .target(name: "NibbleTokenizer", swiftSettings: optimized),
-        .target(name: "NibbleKernels", swiftSettings: optimized),
+        .target(name: "NibbleKernels", dependencies: ["CNibbleKernels"], swiftSettings: optimized),
+        // Vector kernels written with CPU intrinsics, chosen at run time by feature detection.
+        .target(name: "CNibbleKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // MARK: - Test support and tests
         .target(name: "NibbleTestSupport", dependencies: ["NibbleFormats"], path: "Sources/NibbleTestSupport"),
