@@ -25,5 +25,23 @@ public protocol Tokenizer: Sendable {
     func tokenString(for id: Int) -> String?
 
     /// Whether an id is a special/control token (BOS, EOS, UNK, added special tokens).
+    ///
+    /// Must be exactly the set `decode(_:skipSpecialTokens: true)` drops, and dropping them must not change how
+    /// the remaining ids decode: `StreamingDetokenizer` relies on both.
     func isSpecial(_ id: Int) -> Bool
 }
+
+extension Tokenizer {
+    /// Whether `id` is a byte-fallback piece (`<0xNN>`), whose text depends on the bytes around it.
+    public func isByteFallbackToken(_ id: Int) -> Bool {
+        guard let token = tokenString(for: id) else { return false }
+        return ByteTokens.value(token) != nil
+    }
+
+    /// Encodes with BOS/EOS as the tokenizer config asks (`addSpecialTokens: true`).
+    public func encode(_ text: String) -> [Int] { encode(text, addSpecialTokens: true) }
+
+    /// Decodes, dropping special tokens.
+    public func decode(_ ids: [Int]) -> String { decode(ids, skipSpecialTokens: true) }
+}
+

@@ -1,0 +1,79 @@
+/// Turns a stream of generated ids into text chunks that are safe to send as they arrive.
+///
+/// Each chunk is the text that the newest tokens add, computed by decoding a short window of recent tokens
+/// (previous step + new ones) twice and taking the difference, so the cost per token does not grow with the
+/// sequence. Byte-fallback tokens (`<0xNN>`) are held back until the run ends: a run is only rendered once it is
+/// complete, because a later byte can turn an earlier rendering into a different character (or into
+/// replacement characters). For byte-level (GPT-2 style) vocabularies, text ending in U+FFFD is held for up to
+/// three further tokens, the longest a character can still be waiting for. Consequently the concatenation of all chunks plus `flush()` equals
+/// `tokenizer.decode(allIds, skipSpecialTokens:)` exactly, including the first-token space rule.
+public struct StreamingDetokenizer: Sendable {
+    /// The tokenizer used for decoding.
+    public let tokenizer: any Tokenizer
+    /// Whether special tokens (BOS, EOS, …) are left out of the text.
+    public let skipSpecialTokens: Bool
+    /// All text emitted so far.
+    public private(set) var text: String = ""
+    /// Number of ids appended so far (including skipped special tokens).
+    public private(set) var tokenCount = 0
+
+    /// Recent tokens: `window[..<readIndex]` is already emitted and only serves as left context.
+    private var window: [Int] = []
+    private var readIndex = 0
+
+    /// Creates a detokenizer for one generated sequence.
+    public init(tokenizer: any Tokenizer, skipSpecialTokens: Bool = true) {
+        self.tokenizer = tokenizer
+        self.skipSpecialTokens = skipSpecialTokens
+    }
+
+    /// Adds one id and returns the text it completes (possibly empty). Never returns part of a UTF-8 character.
+    public mutating func append(_ id: Int) -> String {
+        tokenCount += 1
+        // Skipped tokens contribute nothing to the full decode, so they must not anchor the window either.
+        if skipSpecialTokens && tokenizer.isSpecial(id) { return "" }
+        window.append(id)
+        if tokenizer.isByteFallbackToken(id) { return "" }
+        return emitPending(final: false)
+    }
+
+    /// Adds several ids and returns the text they complete.
+    public mutating func append<S: Sequence>(contentsOf ids: S) -> String where S.Element == Int {
+        var out = ""
+        for id in ids { out += append(id) }
+        return out
+    }
+
+    /// Returns any held-back text (an unfinished byte run, rendered as the full decode would render it).
+    public mutating func flush() -> String {
+        emitPending(final: true)
+    }
+
+    private mutating func emitPending(final: Bool) -> String {
+        guard readIndex < window.count else { return "" }
+        let context = tokenizer.decode(Array(window[..<readIndex]), skipSpecialTokens: skipSpecialTokens)
+        let full = tokenizer.decode(window, skipSpecialTokens: skipSpecialTokens)
+        let contextBytes = context.utf8
+        let fullBytes = full.utf8
+        // Window boundaries are token boundaries, hence character boundaries, so the byte difference is valid UTF-8.
+        var common = 0
+        if fullBytes.starts(with: contextBytes) {
+            common = contextBytes.count
+        } else {
+            for (a, b) in zip(contextBytes, fullBytes) {
+                guard a == b else { break }
+                common += 1
+            }
+        }
+        let chunk = String(decoding: fullBytes.dropFirst(common), as: UTF8.self)
+        // Byte-level vocabularies split characters across ordinary tokens; a trailing U+FFFD is usually a
+        // character still missing bytes. Its tail is at most 3 bytes, so after 3 more tokens it is final.
+        if !final && chunk.unicodeScalars.last == "\u{FFFD}" && window.count - readIndex < 4 {
+            return ""
+        }
+        window.removeFirst(readIndex)
+        readIndex = window.count
+        text += chunk
+        return chunk
+    }
+}

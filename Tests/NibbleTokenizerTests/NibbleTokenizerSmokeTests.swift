@@ -1,4 +1,0 @@
-import Testing
-@testable import NibbleTokenizer
-
-@Test func NibbleTokenizerBuilds() { #expect(true) }
