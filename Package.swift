@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // MARK: - Executable
@@ -59,7 +60,10 @@ let package = Package(
             dependencies: ["NibbleKernels"],
             swiftSettings: optimized
         ),
-        .target(name: "NibbleFormats", dependencies: ["NibbleKernels"]),
+        .target(
+            name: "NibbleFormats",
+            dependencies: ["NibbleKernels", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(name: "NibbleTokenizer", swiftSettings: optimized),
         .target(name: "NibbleKernels", dependencies: ["CNibbleKernels"], swiftSettings: optimized),
         // Vector kernels written with CPU intrinsics, chosen at run time by feature detection.
@@ -78,6 +82,16 @@ let package = Package(
         .testTarget(
             name: "NibbleGenerationTests",
             dependencies: ["NibbleGeneration", "NibbleEngine", "NibbleModels", "NibbleTokenizer", "NibbleTestSupport"]
+        ),
+        .testTarget(name: "NibbleCLITests", dependencies: ["nibble", "NibbleTestSupport"]),
+        .testTarget(
+            name: "NibbleHubTests",
+            dependencies: [
+                "NibbleFormats", "NibbleTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(
             name: "NibbleServerTests",

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
+import NibbleFormats
 import NibbleKernels
 import NibbleModels
 
 /// Options every command that loads a model shares.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "Model directory (Hugging Face layout: config.json, *.safetensors, tokenizer).")
+    @Option(name: .long, help: "Model directory (Hugging Face layout), or ORG/NAME of a model pulled into the hub cache.")
     var model: String = "models/kjv-llama-4m"
 
     @Option(name: .long, help: "Prompt/adapter format: llama or guanaco.")
@@ -19,7 +20,7 @@ struct ModelOptions: ParsableArguments {
 
     /// The validated load options.
     func loadOptions() throws -> (URL, LoadOptions) {
-        let directory = URL(fileURLWithPath: model, isDirectory: true)
+        let directory = try resolveModelDirectory(model)
         var options = LoadOptions(adapterName: adapter)
         options.loraDirectory = lora.map { URL(fileURLWithPath: $0, isDirectory: true) }
         return (directory, options)
@@ -44,4 +45,20 @@ struct ModelOptions: ParsableArguments {
 struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A model argument as a directory: an existing path, else `ORG/NAME[@REVISION]` found in the hub cache (offline).
+func resolveModelDirectory(_ model: String) throws -> URL {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory), isDirectory.boolValue {
+        return URL(fileURLWithPath: model, isDirectory: true)
+    }
+    let parts = model.split(separator: "@", maxSplits: 1).map(String.init)
+    if let repo = try? HubRepoId(parsing: parts[0]), !model.hasPrefix("."), !model.hasPrefix("/") {
+        let cache = HubCache.fromEnvironment()
+        let revision = parts.count > 1 ? parts[1] : "main"
+        if let snapshot = cache.snapshot(repo, revision: revision) { return snapshot }
+        throw CLIError("\(HubError.notCached(repo: repo.description, revision: revision, cache: cache.root.path))")
+    }
+    throw CLIError("model directory \(model) not found")
 }
