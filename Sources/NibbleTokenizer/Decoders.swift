@@ -73,7 +73,7 @@ indirect enum TokenDecoder: Sendable {
             }
         case .metaspace(let replacement, let stripFirstSpace):
             return tokens.enumerated().map { index, token in
-                let text = token.replacingOccurrences(of: replacement, with: " ")
+                let text = token.replacingScalars(replacement, with: " ")
                 if stripFirstSpace && index == 0 && text.unicodeScalars.first == " " {
                     return String(text.unicodeScalars.dropFirst())
                 }

@@ -20,8 +20,7 @@ enum TextPattern: Sendable {
     func replacingOccurrences(in text: String, with content: String) -> String {
         switch self {
         case .literal(let pattern):
-            guard !pattern.isEmpty, text.contains(pattern) else { return text }
-            return text.replacingOccurrences(of: pattern, with: content)
+            return text.replacingScalars(pattern, with: content)
         case .regex(let box):
             let range = NSRange(text.startIndex..., in: text)
             return box.regex.stringByReplacingMatches(

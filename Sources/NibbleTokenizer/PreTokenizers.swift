@@ -70,14 +70,14 @@ indirect enum PreTokenizer: Sendable {
         case .metaspace(let replacement, let scheme, let split):
             var out: [String] = []
             for (index, word) in words.enumerated() {
-                var text = word.replacingOccurrences(of: " ", with: replacement)
+                var text = word.replacingScalars(" ", with: replacement)
                 let prepend: Bool
                 switch scheme {
                 case .always: prepend = true
                 case .first: prepend = isFirstSegment && index == 0
                 case .never: prepend = false
                 }
-                if prepend && !text.isEmpty && !text.hasPrefix(replacement) { text = replacement + text }
+                if prepend && !text.isEmpty && !text.unicodeScalars.starts(with: replacement.unicodeScalars) { text = replacement + text }
                 if split {
                     out.append(contentsOf: Self.splitKeepingDelimiterWithNext(text, delimiter: replacement))
                 } else if !text.isEmpty {
@@ -89,7 +89,7 @@ indirect enum PreTokenizer: Sendable {
             var out: [String] = []
             for word in words {
                 var text = word
-                if addPrefixSpace && !text.isEmpty && !text.hasPrefix(" ") { text = " " + text }
+                if addPrefixSpace && !text.isEmpty && text.unicodeScalars.first != " " { text = " " + text }
                 let parts = useRegex
                     ? RegexSplit.split(text, regex: ByteLevel.gpt2Regex.regex, behavior: .isolated) : [text]
                 out.append(contentsOf: parts.map(ByteLevel.encode))

@@ -143,7 +143,9 @@ public struct SentencePieceTokenizer: Tokenizer {
             text = model.treatWhitespaceAsSuffix ? text + " " : " " + text
         }
         if model.escapeWhitespaces {
-            text = text.replacingOccurrences(of: " ", with: "\u{2581}")
+            // Per scalar, as SentencePiece does: a grapheme-level replace would miss a space that a following
+            // combining mark joins into one Character.
+            text = text.replacingScalars(" ", with: "\u{2581}")
         }
         return text
     }
@@ -313,10 +315,12 @@ public struct SentencePieceTokenizer: Tokenizer {
                 break
             }
             flushBytes(&pendingBytes, into: &out)
-            var text = Substring(piece.piece)
-            if atStart && stripFirst && text.hasPrefix("\u{2581}") { text = text.dropFirst() }
+            var text = piece.piece
+            if atStart && stripFirst && text.unicodeScalars.first == "\u{2581}" {
+                text = String(String.UnicodeScalarView(text.unicodeScalars.dropFirst()))
+            }
             atStart = false
-            out += text.replacingOccurrences(of: "\u{2581}", with: " ")
+            out += text.replacingScalars("\u{2581}", with: " ")
         }
         flushBytes(&pendingBytes, into: &out)
         return out
