@@ -10,6 +10,9 @@ public struct LoadOptions: Sendable {
     public var deviceMap: DeviceMap?
     /// Per-tier budgets in bytes (`max_memory`), e.g. `[.cpu: 2 << 30]`.
     public var maxMemory: [Tier: Int] = [:]
+    /// A `BitsAndBytesConfig` as JSON (transformers' field names), applied while loading.
+    /// A checkpoint's own `quantization_config` is used when this is nil.
+    public var quantizationConfigJSON: Data?
     /// Called as loading advances (fraction 0...1 and what is being done).
     public var progress: (@Sendable (Double, String) -> Void)?
 

@@ -1,5 +1,6 @@
 import NibbleFormats
 import NibbleKernels
+import NibbleQuant
 
 /// Turns raw checkpoint tensors into the weights the model computes with: the single place where storage
 /// format decisions are made, so model code never sees dtypes.
@@ -10,6 +11,8 @@ struct WeightBuilder {
     let lora: LoRAAdapter?
     /// Tier of every module; offloaded ones stay mapped from the checkpoint.
     var plan: PlacementPlan = PlacementPlan(assignments: [])
+    /// What to quantize, from the bitsandbytes config (nil: everything stays in its stored float format).
+    var quantization: QuantizationPlan?
 
     /// A linear layer `name` (without `.weight`), expected to be `(outFeatures, inFeatures)`.
     func linear(_ name: String, outFeatures: Int, inFeatures: Int, hasBias: Bool, memory: inout WeightMemoryReport) throws -> Linear {
@@ -30,13 +33,25 @@ struct WeightBuilder {
         } else {
             weight = try dense(view, outFeatures: outFeatures, inFeatures: inFeatures)
         }
-        memory.add(bytes: weight.storageBytes, parameters: outFeatures * inFeatures, tier: weight.isMapped ? "disk" : "cpu",
-                   format: weight.formatName, moduleKind: Self.moduleKind(name))
+        var final: any LinearWeight = weight
+        if !weight.isMapped, let quantization, quantization.shouldQuantize(moduleName: name) {
+            // Quantized from the float values (after any LoRA merge), as bitsandbytes quantizes the loaded tensor.
+            let values = weight.floats()
+            let dtype = weight.format == .f16 ? "float16" : weight.format == .bf16 ? "bfloat16" : "float32"
+            if let quantized = values.withUnsafeBufferPointer({
+                quantization.quantize(weight: $0, outFeatures: outFeatures, inFeatures: inFeatures, moduleName: name,
+                                      originalDType: dtype)
+            }) {
+                final = quantized
+            }
+        }
+        memory.add(bytes: final.storageBytes, parameters: outFeatures * inFeatures, tier: weight.isMapped ? "disk" : "cpu",
+                   format: final.formatName, moduleKind: Self.moduleKind(name))
         var bias: [Float]?
         if hasBias {
             bias = try vector(name + ".bias", count: outFeatures, memory: &memory)
         }
-        return Linear(weight: weight, bias: bias)
+        return Linear(weight: final, bias: bias)
     }
 
     /// A dense matrix kept in its stored float format.
@@ -82,7 +97,8 @@ extension WeightBuilder {
     func footprints() throws -> [ModuleFootprint] {
         func bytes(_ prefix: String) -> Int {
             archive.tensorNames.filter { $0.hasPrefix(prefix + ".") }.reduce(0) { total, name in
-                total + (archive.tensorIfPresent(name)?.byteRange.count ?? 0)
+                guard let view = archive.tensorIfPresent(name) else { return total }
+                return total + estimatedBytes(view)
             }
         }
         var modules = [ModuleFootprint(name: "model.embed_tokens", bytes: bytes("model.embed_tokens"))]
@@ -94,5 +110,22 @@ extension WeightBuilder {
             modules.append(ModuleFootprint(name: "lm_head", bytes: bytes("lm_head")))
         }
         return modules
+    }
+}
+
+extension WeightBuilder {
+    /// Bytes a tensor will hold once loaded: its stored size, or its quantized size when the plan quantizes it.
+    func estimatedBytes(_ view: TensorView) -> Int {
+        guard let quantization, view.shape.count == 2, view.name.hasSuffix(".weight") else { return view.byteRange.count }
+        let module = String(view.name.dropLast(".weight".count))
+        guard module != "model.embed_tokens", quantization.shouldQuantize(moduleName: module) else { return view.byteRange.count }
+        let out = view.shape[0], inputs = view.shape[1], n = out * inputs
+        switch quantization.mode {
+        case .none: return view.byteRange.count
+        case .int8: return n + 4 * out
+        case .fourBit(_, let doubleQuant, _):
+            let blocks = (n + 63) / 64
+            return (n + 1) / 2 + (doubleQuant ? blocks + 4 * ((blocks + 255) / 256) : 4 * blocks)
+        }
     }
 }

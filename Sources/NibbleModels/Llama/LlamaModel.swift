@@ -95,7 +95,7 @@ public final class LlamaModel: LanguageModel {
                 }
             }
             layer.o(attention, rows: n, into: &projected)
-            for i in 0..<(n * hidden) { x[i] += projected[i] }
+            axpyF32(&x, 1, projected, n * hidden)  // residual add, vectorized (1·p + x is exact)
 
             // MLP block.
             rmsNorm(x, weight: layer.postAttentionNorm, eps: eps, rows: n, dim: hidden, into: &h)
@@ -103,7 +103,7 @@ public final class LlamaModel: LanguageModel {
             layer.up(h, rows: n, into: &upBuffer)
             siluMultiply(&gateBuffer, upBuffer, n * ffn)
             layer.down(gateBuffer, rows: n, into: &projected)
-            for i in 0..<(n * hidden) { x[i] += projected[i] }
+            axpyF32(&x, 1, projected, n * hidden)  // residual add, vectorized (1·p + x is exact)
             if layer.offloaded {
                 for (_, linear) in layer.linears { linear.weight.releaseResidentPages() }
             }
