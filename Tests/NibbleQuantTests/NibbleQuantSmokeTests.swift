@@ -1,4 +1,0 @@
-import Testing
-@testable import NibbleQuant
-
-@Test func NibbleQuantBuilds() { #expect(true) }
