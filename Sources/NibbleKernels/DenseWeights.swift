@@ -1,3 +1,5 @@
+import CNibbleKernels
+
 /// Element formats a dense (unquantized) weight can be stored in.
 public enum DenseFormat: String, Sendable {
     case f32, f16, bf16
@@ -70,8 +72,7 @@ public struct DenseWeight: LinearWeight, @unchecked Sendable {
         case .f32:
             out.update(from: base.assumingMemoryBound(to: Float.self) + r * n, count: n)
         case .f16:
-            let w = base.assumingMemoryBound(to: UInt16.self) + r * n
-            for i in 0..<n { out[i] = f16ToF32(w[i]) }
+            widenF16(base.assumingMemoryBound(to: UInt16.self) + r * n, into: out, count: n)
         case .bf16:
             let w = base.assumingMemoryBound(to: UInt16.self) + r * n
             for i in 0..<n { out[i] = bf16ToF32(w[i]) }
@@ -87,24 +88,24 @@ public struct DenseWeight: LinearWeight, @unchecked Sendable {
     }
 
     public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        apply(x, rows: rows, into: y, path: .current)
+    }
+
+    /// `apply` on a chosen kernel path (tests compare the vector path with the portable one).
+    public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, path: KernelPath) {
         let n = inFeatures, m = outFeatures
-        let format = self.format
         let base = self.base
-        // Output features are split across threads; each weight row is read once and reused for every input row.
-        Parallel.forRange(m, work: m * n * rows) { range in
-            for o in range {
-                switch format {
-                case .f32:
-                    let w = base.assumingMemoryBound(to: Float.self) + o * n
-                    for r in 0..<rows { y[r * m + o] = dotF32(x + r * n, w, n) }
-                case .f16:
-                    let w = base.assumingMemoryBound(to: UInt16.self) + o * n
-                    for r in 0..<rows { y[r * m + o] = dotF16(x + r * n, w, n) }
-                case .bf16:
-                    let w = base.assumingMemoryBound(to: UInt16.self) + o * n
-                    for r in 0..<rows { y[r * m + o] = dotBF16(x + r * n, w, n) }
-                }
-            }
+        let format: nibble_weight_format
+        switch self.format {
+        case .f32: format = NIBBLE_WEIGHT_F32
+        case .f16: format = NIBBLE_WEIGHT_F16
+        case .bf16: format = NIBBLE_WEIGHT_BF16
+        }
+        let implementation = path.implementation
+        // Output features are split across threads in multiples of 4 (the kernels' register tile); within a
+        // chunk every weight tile is read once and reused for all input rows.
+        Parallel.forRange(m, work: m * n * rows, granularity: 4) { range in
+            nibble_matmul(implementation, format, x, rows, n, base, n, range.lowerBound, range.upperBound, y, m)
         }
     }
 }

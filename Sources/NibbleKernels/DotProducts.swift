@@ -1,65 +1,41 @@
+import CNibbleKernels
+
 /// Dot products of a float32 activation row with a weight row in each stored float format.
-/// Eight independent SIMD accumulators hide FMA latency; the order of additions is fixed, so results repeat.
+/// The work happens in the C kernels (vector code chosen at run time); the order of additions is fixed
+/// for a given path and length, so results repeat.
 
 /// Σ a[i]·b[i] over `n` float32 values.
 @inlinable
-public func dotF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-    var i = 0
-    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-    while i + 16 <= n {
-        acc0 += ra.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-            * rb.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-        acc1 += ra.loadUnaligned(fromByteOffset: 4 * (i + 8), as: SIMD8<Float>.self)
-            * rb.loadUnaligned(fromByteOffset: 4 * (i + 8), as: SIMD8<Float>.self)
-        i += 16
-    }
-    var sum = (acc0 + acc1).sum()
-    while i < n {
-        sum += a[i] * b[i]
-        i += 1
-    }
-    return sum
+public func dotF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, path: KernelPath = .current) -> Float {
+    nibble_dot_f32(path.implementation, a, b, n)
 }
 
 /// Σ x[i]·w[i] where w holds IEEE half bits.
 @inlinable
-public func dotF16(_ x: UnsafePointer<Float>, _ w: UnsafePointer<UInt16>, _ n: Int) -> Float {
-    var acc = SIMD8<Float>()
-    var i = 0
-    let rx = UnsafeRawPointer(x)
-    while i + 8 <= n {
-        let xs = rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-        var ws = SIMD8<Float>()
-        for k in 0..<8 { ws[k] = f16ToF32(w[i + k]) }
-        acc += xs * ws
-        i += 8
-    }
-    var sum = acc.sum()
-    while i < n {
-        sum += x[i] * f16ToF32(w[i])
-        i += 1
-    }
-    return sum
+public func dotF16(_ x: UnsafePointer<Float>, _ w: UnsafePointer<UInt16>, _ n: Int, path: KernelPath = .current) -> Float {
+    var y: Float = 0
+    nibble_matmul(path.implementation, NIBBLE_WEIGHT_F16, x, 1, n, w, n, 0, 1, &y, 1)
+    return y
 }
 
 /// Σ x[i]·w[i] where w holds bfloat16 bits.
 @inlinable
-public func dotBF16(_ x: UnsafePointer<Float>, _ w: UnsafePointer<UInt16>, _ n: Int) -> Float {
-    var acc = SIMD8<Float>()
-    var i = 0
-    let rx = UnsafeRawPointer(x)
-    while i + 8 <= n {
-        let xs = rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-        let raw = UnsafeRawPointer(w + i).loadUnaligned(as: SIMD8<UInt16>.self)
-        let ws = unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: raw) &<< 16, to: SIMD8<Float>.self)
-        acc += xs * ws
-        i += 8
-    }
-    var sum = acc.sum()
-    while i < n {
-        sum += x[i] * bf16ToF32(w[i])
-        i += 1
-    }
-    return sum
+public func dotBF16(_ x: UnsafePointer<Float>, _ w: UnsafePointer<UInt16>, _ n: Int, path: KernelPath = .current) -> Float {
+    var y: Float = 0
+    nibble_matmul(path.implementation, NIBBLE_WEIGHT_BF16, x, 1, n, w, n, 0, 1, &y, 1)
+    return y
+}
+
+/// y[i] += alpha · x[i] over `n` float32 values.
+@inlinable
+public func axpyF32(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePointer<Float>, _ n: Int,
+                    path: KernelPath = .current) {
+    nibble_axpy_f32(path.implementation, y, alpha, x, n)
+}
+
+/// Widens `n` IEEE half values to float32.
+@inlinable
+public func widenF16(_ source: UnsafePointer<UInt16>, into destination: UnsafeMutablePointer<Float>, count n: Int,
+                     path: KernelPath = .current) {
+    nibble_f16_to_f32(path.implementation, source, destination, n)
 }

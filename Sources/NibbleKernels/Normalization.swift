@@ -32,11 +32,15 @@ public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
 }
 
 /// SwiGLU gate: gate[i] = silu(gate[i]) · up[i] over `n` values.
+/// Split across threads for prefill, where `n` is rows × ffn and the exponentials add up.
 @inlinable
 public func siluMultiply(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int) {
-    for i in 0..<n {
-        let g = gate[i]
-        gate[i] = g / (1 + expf(-g)) * up[i]
+    // ~20 multiply-add equivalents per element for the exponential.
+    Parallel.forRange(n, work: n * 20, granularity: 64) { range in
+        for i in range {
+            let g = gate[i]
+            gate[i] = g / (1 + expf(-g)) * up[i]
+        }
     }
 }
 

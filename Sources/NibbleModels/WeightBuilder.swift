@@ -69,7 +69,11 @@ struct WeightBuilder {
         if mapped {
             return DenseWeight(mapped: view.bytes, format: format, outFeatures: outFeatures, inFeatures: inFeatures, owner: view.file)
         }
-        return DenseWeight(copying: view.bytes, format: format, outFeatures: outFeatures, inFeatures: inFeatures)
+        let weight = DenseWeight(copying: view.bytes, format: format, outFeatures: outFeatures, inFeatures: inFeatures)
+        // The copy is what stays resident; dropping the mapping's pages keeps peak RSS near the weights' size
+        // instead of twice it.
+        releasePages(view.bytes.baseAddress!, count: view.bytes.count)
+        return weight
     }
 
     /// A float32 vector (norm gains, biases), widened from the stored type.
@@ -79,7 +83,9 @@ struct WeightBuilder {
             throw ModelError.invalidWeight(name: name, reason: "\(view.dtype.rawValue) \(view.shape), expected a float vector [\(count)]")
         }
         memory.add(bytes: count * 4, parameters: count, tier: "cpu", format: "f32", moduleKind: Self.moduleKind(name))
-        return view.floats()
+        let values = view.floats()
+        releasePages(view.bytes.baseAddress!, count: view.bytes.count)
+        return values
     }
 
     /// The kind a module is reported under ("q_proj", "embed_tokens", "norm", …).

@@ -1,0 +1,163 @@
+// AVX2 + FMA + F16C kernels. Only these functions are compiled for that target (via the attribute), so the
+// rest of the library runs on any x86_64 and the dispatcher picks these only when the CPU has the features.
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#include "kernels_internal.h"
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define INLINE static inline __attribute__((always_inline))
+
+/// Eight weights at element `i` of a row, widened to float32.
+AVX2 INLINE __m256 load8_f32(const void *w, size_t i) { return _mm256_loadu_ps((const float *)w + i); }
+AVX2 INLINE __m256 load8_f16(const void *w, size_t i) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
+}
+AVX2 INLINE __m256 load8_bf16(const void *w, size_t i) {
+    __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+INLINE float load1_f32(const void *w, size_t i) { return ((const float *)w)[i]; }
+INLINE float load1_f16(const void *w, size_t i) { return nibble_half_to_float(((const uint16_t *)w)[i]); }
+INLINE float load1_bf16(const void *w, size_t i) { return nibble_bf16_to_float(((const uint16_t *)w)[i]); }
+
+AVX2 INLINE float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// A register tile: R input rows × C weight rows, R·C accumulators over the whole row length. Each weight
+// vector is widened once and used R times; each input vector is loaded once and used C times. R and C are
+// compile-time constants at every call site, so the accumulator arrays live in registers.
+#define DEFINE_TILE(FMT)                                                                                       \
+    AVX2 INLINE void tile_##FMT(const float *x, size_t ldx, const char *w, size_t ldw_bytes, size_t n,         \
+                                float *y, size_t ldy, const int R, const int C) {                             \
+        __m256 acc[4][4];                                                                                       \
+        for (int r = 0; r < R; r++)                                                                             \
+            for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();                                        \
+        size_t i = 0;                                                                                           \
+        for (; i + 8 <= n; i += 8) {                                                                            \
+            __m256 wv[4];                                                                                       \
+            for (int c = 0; c < C; c++) wv[c] = load8_##FMT(w + c * ldw_bytes, i);                              \
+            for (int r = 0; r < R; r++) {                                                                       \
+                __m256 xv = _mm256_loadu_ps(x + r * ldx + i);                                                   \
+                for (int c = 0; c < C; c++) acc[r][c] = _mm256_fmadd_ps(xv, wv[c], acc[r][c]);                  \
+            }                                                                                                   \
+        }                                                                                                       \
+        for (int r = 0; r < R; r++) {                                                                           \
+            for (int c = 0; c < C; c++) {                                                                       \
+                float sum = hsum(acc[r][c]);                                                                    \
+                for (size_t j = i; j < n; j++) sum += x[r * ldx + j] * load1_##FMT(w + c * ldw_bytes, j);       \
+                y[r * ldy + c] = sum;                                                                           \
+            }                                                                                                   \
+        }                                                                                                       \
+    }                                                                                                           \
+    /* Decode path: one input row against four weight rows, unrolled twice for eight FMA chains. */           \
+    AVX2 INLINE void row4_##FMT(const float *x, const char *w, size_t ldw_bytes, size_t n, float *y) {          \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;         \
+        const char *w0 = w, *w1 = w + ldw_bytes, *w2 = w + 2 * ldw_bytes, *w3 = w + 3 * ldw_bytes;              \
+        size_t i = 0;                                                                                           \
+        for (; i + 16 <= n; i += 16) {                                                                          \
+            __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);                                \
+            a0 = _mm256_fmadd_ps(x0, load8_##FMT(w0, i), a0);                                                   \
+            a1 = _mm256_fmadd_ps(x0, load8_##FMT(w1, i), a1);                                                   \
+            a2 = _mm256_fmadd_ps(x0, load8_##FMT(w2, i), a2);                                                   \
+            a3 = _mm256_fmadd_ps(x0, load8_##FMT(w3, i), a3);                                                   \
+            b0 = _mm256_fmadd_ps(x1, load8_##FMT(w0, i + 8), b0);                                               \
+            b1 = _mm256_fmadd_ps(x1, load8_##FMT(w1, i + 8), b1);                                               \
+            b2 = _mm256_fmadd_ps(x1, load8_##FMT(w2, i + 8), b2);                                               \
+            b3 = _mm256_fmadd_ps(x1, load8_##FMT(w3, i + 8), b3);                                               \
+        }                                                                                                       \
+        for (; i + 8 <= n; i += 8) {                                                                            \
+            __m256 x0 = _mm256_loadu_ps(x + i);                                                                 \
+            a0 = _mm256_fmadd_ps(x0, load8_##FMT(w0, i), a0);                                                   \
+            a1 = _mm256_fmadd_ps(x0, load8_##FMT(w1, i), a1);                                                   \
+            a2 = _mm256_fmadd_ps(x0, load8_##FMT(w2, i), a2);                                                   \
+            a3 = _mm256_fmadd_ps(x0, load8_##FMT(w3, i), a3);                                                   \
+        }                                                                                                       \
+        float s0 = hsum(_mm256_add_ps(a0, b0)), s1 = hsum(_mm256_add_ps(a1, b1));                              \
+        float s2 = hsum(_mm256_add_ps(a2, b2)), s3 = hsum(_mm256_add_ps(a3, b3));                              \
+        for (; i < n; i++) {                                                                                    \
+            s0 += x[i] * load1_##FMT(w0, i);                                                                    \
+            s1 += x[i] * load1_##FMT(w1, i);                                                                    \
+            s2 += x[i] * load1_##FMT(w2, i);                                                                    \
+            s3 += x[i] * load1_##FMT(w3, i);                                                                    \
+        }                                                                                                       \
+        y[0] = s0; y[1] = s1; y[2] = s2; y[3] = s3;                                                             \
+    }                                                                                                           \
+    AVX2 static void matmul_##FMT(const float *x, size_t rows, size_t ldx, const char *w, size_t ldw_bytes,     \
+                                  size_t n, size_t o_begin, size_t o_end, float *y, size_t ldy) {               \
+        if (rows == 1) {                                                                                        \
+            size_t o = o_begin;                                                                                 \
+            for (; o + 4 <= o_end; o += 4) row4_##FMT(x, w + o * ldw_bytes, ldw_bytes, n, y + o);               \
+            for (; o < o_end; o++) tile_##FMT(x, ldx, w + o * ldw_bytes, ldw_bytes, n, y + o, ldy, 1, 1);       \
+            return;                                                                                             \
+        }                                                                                                       \
+        for (size_t block = o_begin; block < o_end; block += NIBBLE_WEIGHT_BLOCK) {                             \
+            size_t block_end = block + NIBBLE_WEIGHT_BLOCK < o_end ? block + NIBBLE_WEIGHT_BLOCK : o_end;       \
+            size_t r = 0;                                                                                       \
+            for (; r + 4 <= rows; r += 4) {                                                                     \
+                const float *xr = x + r * ldx;                                                                  \
+                float *yr = y + r * ldy;                                                                        \
+                size_t o = block;                                                                               \
+                for (; o + 3 <= block_end; o += 3)                                                              \
+                    tile_##FMT(xr, ldx, w + o * ldw_bytes, ldw_bytes, n, yr + o, ldy, 4, 3);                    \
+                if (o + 2 <= block_end) {                                                                       \
+                    tile_##FMT(xr, ldx, w + o * ldw_bytes, ldw_bytes, n, yr + o, ldy, 4, 2);                    \
+                    o += 2;                                                                                     \
+                }                                                                                               \
+                if (o < block_end) tile_##FMT(xr, ldx, w + o * ldw_bytes, ldw_bytes, n, yr + o, ldy, 4, 1);     \
+            }                                                                                                   \
+            for (; r < rows; r++) {                                                                             \
+                const float *xr = x + r * ldx;                                                                  \
+                float *yr = y + r * ldy;                                                                        \
+                size_t o = block;                                                                               \
+                for (; o + 4 <= block_end; o += 4)                                                              \
+                    tile_##FMT(xr, ldx, w + o * ldw_bytes, ldw_bytes, n, yr + o, ldy, 1, 4);                    \
+                for (; o < block_end; o++)                                                                      \
+                    tile_##FMT(xr, ldx, w + o * ldw_bytes, ldw_bytes, n, yr + o, ldy, 1, 1);                    \
+            }                                                                                                   \
+        }                                                                                                       \
+    }
+
+DEFINE_TILE(f32)
+DEFINE_TILE(f16)
+DEFINE_TILE(bf16)
+
+void nibble_matmul_avx2(nibble_weight_format format, const float *x, size_t rows, size_t ldx, const void *w,
+                        size_t n, size_t o_begin, size_t o_end, float *y, size_t ldy) {
+    const char *bytes = (const char *)w;
+    switch (format) {
+    case NIBBLE_WEIGHT_F32: matmul_f32(x, rows, ldx, bytes, n * 4, n, o_begin, o_end, y, ldy); break;
+    case NIBBLE_WEIGHT_F16: matmul_f16(x, rows, ldx, bytes, n * 2, n, o_begin, o_end, y, ldy); break;
+    case NIBBLE_WEIGHT_BF16: matmul_bf16(x, rows, ldx, bytes, n * 2, n, o_begin, o_end, y, ldy); break;
+    }
+}
+
+AVX2 float nibble_dot_f32_avx2(const float *a, const float *b, size_t n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), a1);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), a0);
+    float sum = hsum(_mm256_add_ps(a0, a1));
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+AVX2 void nibble_axpy_f32_avx2(float *y, float alpha, const float *x, size_t n) {
+    __m256 va = _mm256_set1_ps(alpha);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += alpha * x[i];
+}
+
+AVX2 void nibble_f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8_f16(src, i));
+    for (; i < n; i++) dst[i] = nibble_half_to_float(src[i]);
+}
+#endif

@@ -1,0 +1,141 @@
+import ArgumentParser
+import Foundation
+import NibbleKernels
+import NibbleModels
+
+/// `nibble bench`: prefill and decode speed of a model on this machine, without tokenizer or sampling costs.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time prefill and greedy decode on a synthetic prompt (medians over several runs)."
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(name: .long, help: "Prompt length in tokens (deterministic ids drawn from the vocabulary).")
+    var promptTokens: Int = 128
+
+    @Option(name: .long, help: "Tokens to decode one at a time after the prompt.")
+    var genTokens: Int = 64
+
+    @Option(name: .long, help: "Timed runs; the report gives medians.")
+    var runs: Int = 3
+
+    @Option(name: .long, help: "Untimed runs first (page in weights, start worker threads).")
+    var warmup: Int = 1
+
+    @Flag(name: .long, help: "Print one JSON object instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard promptTokens > 0 else { throw ValidationError("--prompt-tokens must be positive") }
+        guard genTokens >= 0 else { throw ValidationError("--gen-tokens must not be negative") }
+        guard runs > 0 else { throw ValidationError("--runs must be positive") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
+    }
+
+    /// Timings of one prefill + decode pass.
+    struct RunTiming {
+        var prefillSeconds: Double
+        /// Prefill plus picking the first token: what a client waits before the first token.
+        var firstTokenSeconds: Double
+        var decodeSeconds: Double
+        /// The greedy tokens picked (first from the prefill), for checking another engine did the same work.
+        var tokens: [Int]
+    }
+
+    func run() throws {
+        let loaded = try modelOptions.load()
+        let model = loaded.model
+        let total = promptTokens + genTokens
+        guard total <= model.maxContextLength else {
+            throw ValidationError("--prompt-tokens + --gen-tokens (\(total)) exceeds the context (\(model.maxContextLength))")
+        }
+        let prompt = Self.syntheticPrompt(count: promptTokens, vocabulary: model.vocabularySize)
+        let cache = model.makeCache(capacity: total)
+
+        var timings: [RunTiming] = []
+        for index in 0..<(warmup + runs) {
+            cache.reset()
+            let timing = try Self.timeOnce(model: model, cache: cache, prompt: prompt, genTokens: genTokens)
+            if index >= warmup { timings.append(timing) }
+        }
+        let memory = ProcessMemory.current()
+
+        let prefillRate = Self.median(timings.map { Double(promptTokens) / $0.prefillSeconds })
+        let firstTokenMs = Self.median(timings.map { $0.firstTokenSeconds * 1000 })
+        let decodeRate = genTokens == 0 ? 0 : Self.median(timings.map { Double(genTokens) / $0.decodeSeconds })
+        let weightBytes = loaded.memory.totalBytes
+
+        if json {
+            let object: [String: Any] = [
+                "model": loaded.directory.path,
+                "threads": Parallel.threadCount,
+                "kernels": KernelPath.current == .vector && KernelPath.best == .vector ? "vector" : "portable",
+                "pool": Parallel.backend.rawValue,
+                "prompt_tokens": promptTokens, "gen_tokens": genTokens, "runs": runs,
+                "prefill_tokens_per_second": prefillRate,
+                "time_to_first_token_ms": firstTokenMs,
+                "decode_tokens_per_second": decodeRate,
+                "weight_bytes": weightBytes,
+                "bytes_by_format": loaded.memory.bytesByFormat,
+                "bytes_by_module_kind": loaded.memory.bytesByModuleKind,
+                "rss_bytes": memory.residentBytes,
+                "peak_rss_bytes": memory.peakResidentBytes,
+                "greedy_ids": timings.first?.tokens ?? [],
+                "runs_detail": timings.map {
+                    ["prefill_ms": $0.prefillSeconds * 1000, "first_token_ms": $0.firstTokenSeconds * 1000,
+                     "decode_ms": $0.decodeSeconds * 1000]
+                },
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("model          \(loaded.directory.path)")
+        print("threads        \(Parallel.threadCount) (\(Parallel.backend.rawValue) threads, \(KernelPath.best == .vector && KernelPath.current == .vector ? "vector" : "portable") kernels)")
+        print("weights        \(formatBytes(weightBytes)) \(loaded.memory.bytesByFormat.sorted { $0.value > $1.value }.map { "\($0.key) \(formatBytes($0.value))" }.joined(separator: ", "))")
+        print(String(format: "prefill        %.1f tokens/s (%d tokens)", prefillRate, promptTokens))
+        print(String(format: "first token    %.1f ms", firstTokenMs))
+        print(String(format: "decode         %.1f tokens/s (%d tokens)", decodeRate, genTokens))
+        print("peak RSS       \(formatBytes(memory.peakResidentBytes))")
+        print("(medians of \(runs) run\(runs == 1 ? "" : "s") after \(warmup) warm-up)")
+    }
+
+    /// Prefills `prompt`, then decodes `genTokens` tokens greedily, one forward call each.
+    static func timeOnce(model: any LanguageModel, cache: KVCache, prompt: [Int], genTokens: Int) throws -> RunTiming {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let logits = try model.forward(prompt, cache: cache, allLogits: false)
+        let prefilled = DispatchTime.now().uptimeNanoseconds
+        var token = argmax(logits)
+        let firstToken = DispatchTime.now().uptimeNanoseconds
+        var tokens = [token]  // (genTokens + 1)
+        tokens.reserveCapacity(genTokens + 1)
+        for _ in 0..<genTokens {
+            token = argmax(try model.forward([token], cache: cache, allLogits: false))
+            tokens.append(token)
+        }
+        let end = DispatchTime.now().uptimeNanoseconds
+        return RunTiming(prefillSeconds: Double(prefilled - start) / 1e9,
+                         firstTokenSeconds: Double(firstToken - start) / 1e9,
+                         decodeSeconds: Double(end - firstToken) / 1e9, tokens: tokens)
+    }
+
+    /// `count` ids spread over the vocabulary, after BOS (id 1); ids 0–2 (unk/bos/eos) are skipped.
+    static func syntheticPrompt(count: Int, vocabulary: Int) -> [Int] {
+        let usable = max(vocabulary - 3, 1)
+        return (0..<count).map { i in i == 0 ? min(1, vocabulary - 1) : 3 + (i &* 7919 &+ 104_729) % usable }
+    }
+
+    static func argmax(_ values: [Float]) -> Int {
+        var best = 0
+        for i in values.indices where values[i] > values[best] { best = i }
+        return best
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        let mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+    }
+}
