@@ -41,7 +41,7 @@ import Testing
 
     @Test(arguments: [DenseFormat.f32, .f16, .bf16])
     func oddShapesOnBothPaths(format: DenseFormat) {
-        var rng = Seeded(state: 42)
+        var rng = Seeded(seed: 42)
         for inp in [1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 100] {
             for out in [1, 3, 5, 17, 37] {
                 let (weight, widened) = Self.weight(format, out: out, inp: inp, rng: &rng)
@@ -62,7 +62,7 @@ import Testing
     @Test(arguments: [(1, 1000, 515), (7, 301, 2048), (16, 130, 96)])
     func threadedShapes(shape: (Int, Int, Int)) {
         let (rows, out, inp) = shape
-        var rng = Seeded(state: UInt64(out))
+        var rng = Seeded(seed: UInt64(out))
         for format in [DenseFormat.f32, .f16, .bf16] {
             let (weight, widened) = Self.weight(format, out: out, inp: inp, rng: &rng)
             let x = KernelReferenceTests.random(rows * inp, &rng)
@@ -75,7 +75,7 @@ import Testing
     }
 
     @Test func dotAndAxpyMatchDouble() {
-        var rng = Seeded(state: 5)
+        var rng = Seeded(seed: 5)
         for n in [0, 1, 7, 8, 15, 16, 17, 63, 64, 100, 1001] {
             let a = KernelReferenceTests.random(n, &rng), b = KernelReferenceTests.random(n, &rng)
             let exact = zip(a, b).map { Double($0) * Double($1) }.reduce(0, +)
@@ -111,7 +111,7 @@ import Testing
 
     /// Long context, head size not a multiple of 8, several query rows: vector and portable paths against Double.
     @Test func attentionOverLongContextOnBothPaths() {
-        var rng = Seeded(state: 99)
+        var rng = Seeded(seed: 99)
         let heads = 6, kvHeads = 2, headDim = 20, start = 150, rows = 3
         let length = start + rows
         let q = KernelReferenceTests.random(rows * heads * headDim, &rng)
