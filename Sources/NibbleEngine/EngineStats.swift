@@ -1,0 +1,66 @@
+/// A consistent snapshot of the scheduler's counters, for `/metrics` and `/memory`.
+public struct EngineStats: Sendable, Equatable {
+    /// Requests waiting for a slot.
+    public var queued = 0
+    /// Requests generating now.
+    public var active = 0
+    /// Slot and queue limits.
+    public var maxConcurrent = 0
+    public var maxQueued = 0
+
+    /// Requests accepted since start.
+    public var accepted = 0
+    /// Requests refused because the queue was full.
+    public var rejected = 0
+    /// Finished requests by outcome.
+    public var completed = 0
+    public var cancelled = 0
+    public var failed = 0
+
+    /// Tokens run through prefill, and tokens generated, since start.
+    public var promptTokens = 0
+    public var generatedTokens = 0
+    /// Wall time spent in prefill and in decoding, since start (seconds).
+    public var promptSeconds = 0.0
+    public var decodeSeconds = 0.0
+
+    /// Requests generating now.
+    public var activeRequests: [ActiveRequest] = []
+
+    /// KV cache bytes held by running requests.
+    public var kvCacheBytesInUse: Int { activeRequests.reduce(0) { $0 + $1.kvCacheBytes } }
+
+    /// Generated tokens per second of decoding, over the server's life.
+    public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(generatedTokens) / decodeSeconds : 0 }
+
+    public init() {}
+}
+
+/// One running generation.
+public struct ActiveRequest: Sendable, Equatable {
+    public var id: Int
+    public var model: String
+    public var label: String
+    public var promptTokens: Int
+    public var generatedTokens: Int
+    /// Bytes of this request's KV cache.
+    public var kvCacheBytes: Int
+    /// Seconds since 1970 when the request started generating.
+    public var startedAt: Double
+}
+
+/// How many generations run at once and how many may wait.
+public struct SchedulerLimits: Sendable, Equatable {
+    /// Generations running at the same time, each on its own thread.
+    public var maxConcurrent: Int
+    /// Requests allowed to wait for a slot; one more is refused with `.queueFull`.
+    public var maxQueued: Int
+    /// Suggested client back-off when the queue is full (`Retry-After`).
+    public var retryAfterSeconds: Int
+
+    public init(maxConcurrent: Int = 1, maxQueued: Int = 16, retryAfterSeconds: Int = 1) {
+        self.maxConcurrent = max(1, maxConcurrent)
+        self.maxQueued = max(0, maxQueued)
+        self.retryAfterSeconds = max(1, retryAfterSeconds)
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import NibbleModels
+import NibbleTokenizer
+
+/// What the event callback tells the generator after each event.
+public enum GenerationControl: Sendable {
+    case proceed
+    /// Stop at once; the generator reports `.done(.cancelled, …)` and returns.
+    case cancel
+}
+
+/// Why a generation could not start or run.
+public enum GenerationError: Error, Equatable, CustomStringConvertible {
+    case emptyPrompt
+    /// The prompt leaves no room for even one generated token.
+    case promptTooLong(promptTokens: Int, contextLength: Int)
+    case invalidParameter(InvalidParameter)
+
+    public var description: String {
+        switch self {
+        case .emptyPrompt: return "the prompt is empty"
+        case .promptTooLong(let promptTokens, let contextLength):
+            return "the prompt has \(promptTokens) tokens; the context holds \(contextLength), leaving no room to generate"
+        case .invalidParameter(let invalid): return invalid.description
+        }
+    }
+}
+
+/// Runs one generation synchronously: prefill, then one token per step, reporting `GenerationEvent`s.
+///
+/// The loop reads top to bottom as the data flows: logits → processors → sampler → streaming detokenizer
+/// → stop strings → event. It blocks its thread for the whole generation, so callers run it on a thread of
+/// its own (the engine does), never on Swift's cooperative pool.
+public struct TokenGenerator {
+    public let model: any LanguageModel
+    public let cache: KVCache
+    public let tokenizer: any Tokenizer
+    public let promptTokens: [Int]
+    public let parameters: GenerationParameters
+    /// Ids that end generation: the model's EOS ids plus `parameters.stopTokenIds` (unless `ignoreEOS`).
+    public let stopTokenIds: Set<Int>
+
+    /// - Parameters:
+    ///   - cache: an empty cache for this sequence; generation stops with `.length` when it is full.
+    ///   - eosTokenIds: the model's EOS ids (`LoadedModel.eosTokenIds`).
+    public init(model: any LanguageModel, cache: KVCache, tokenizer: any Tokenizer, promptTokens: [Int],
+                parameters: GenerationParameters, eosTokenIds: [Int]) throws(GenerationError) {
+        guard !promptTokens.isEmpty else { throw .emptyPrompt }
+        let capacity = min(cache.capacity - cache.count, model.maxContextLength)
+        guard promptTokens.count < capacity else {
+            throw .promptTooLong(promptTokens: promptTokens.count, contextLength: min(cache.capacity, model.maxContextLength))
+        }
+        do { self.parameters = try parameters.validated() } catch { throw .invalidParameter(error) }
+        self.model = model
+        self.cache = cache
+        self.tokenizer = tokenizer
+        self.promptTokens = promptTokens
+        stopTokenIds = Set(parameters.stopTokenIds + (parameters.ignoreEOS ? [] : eosTokenIds))
+    }
+
+    /// Generates until a stop condition, reporting every event to `onEvent`, and returns the folded result.
+    ///
+    /// `onEvent` returning `.cancel` after a `.token` ends generation with `.cancelled` (the final `.done` is
+    /// still reported). Model errors are thrown without a `.done` event.
+    @discardableResult
+    public func run(_ onEvent: (GenerationEvent) -> GenerationControl) throws -> GenerationResult {
+        var result = GenerationResult()
+        func report(_ event: GenerationEvent) -> GenerationControl {
+            result.fold(event)
+            return onEvent(event)
+        }
+        let chain = LogitProcessorChain(parameters: parameters)
+        var sampler = Sampler(parameters: parameters)
+        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: parameters.skipSpecialTokens)
+        var stops = StopStringMatcher(stopStrings: parameters.stopStrings)
+        var history = TokenHistory(prompt: promptTokens)
+        // Room left in the cache bounds the output as much as max_new_tokens does.
+        let room = min(cache.capacity, model.maxContextLength) - cache.count - promptTokens.count
+
+        // MARK: Prefill
+        let start = DispatchTime.now()
+        var logits = try model.forward(promptTokens, cache: cache, allLogits: false)
+        let prefillEnd = DispatchTime.now()
+
+        // MARK: Decode
+        var finish: FinishReason?
+        while finish == nil {
+            chain.process(&logits, history: history)
+            let token = sampler.sample(logits)
+            history.generated.append(token)
+            var text: String
+            if stopTokenIds.contains(token) {
+                // The stop token itself is not text; whatever was held back is now final.
+                text = stops.flush(after: detokenizer.flush())
+                finish = .stop(.eos(tokenId: token))
+            } else {
+                switch stops.append(detokenizer.append(token)) {
+                case .stopped(let before, let stop):
+                    text = before
+                    finish = .stop(.string(stop))
+                case .text(let released):
+                    text = released
+                    if history.generated.count >= min(parameters.maxNewTokens, room) {
+                        switch stops.append(detokenizer.flush()) {
+                        case .stopped(let before, let stop):
+                            text += before
+                            finish = .stop(.string(stop))
+                        case .text(let more):
+                            text += more + stops.flush()
+                            finish = .length
+                        }
+                    }
+                }
+            }
+            if report(.token(id: token, text: text)) == .cancel && finish == nil {
+                finish = .cancelled
+            }
+            if finish == nil {
+                logits = try model.forward([token], cache: cache, allLogits: false)
+            }
+        }
+        let end = DispatchTime.now()
+
+        let generated = history.generated.count
+        let timings = Timings(
+            promptTokens: promptTokens.count,
+            promptMilliseconds: milliseconds(from: start, to: prefillEnd),
+            predictedTokens: generated,
+            predictedMilliseconds: milliseconds(from: prefillEnd, to: end))
+        _ = report(.done(finish ?? .cancelled, Usage(promptTokens: promptTokens.count, completionTokens: generated), timings))
+        return result
+    }
+
+    private func milliseconds(from start: DispatchTime, to end: DispatchTime) -> Double {
+        Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1_000_000
+    }
+}
+
+extension StopStringMatcher {
+    /// Feeds the last decoded text and releases everything (stop strings still cut it).
+    mutating func flush(after text: String) -> String {
+        switch append(text) {
+        case .stopped(let before, _): return before
+        case .text(let released): return released + flush()
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import Hummingbird
+import Logging
+import NIOCore
+import NibbleEngine
+
+/// Builds the HTTP application over a model registry.
+///
+/// The registry is only read here; the caller decides when it loads (`models.startLoading()`), so the server
+/// can answer `/health` with progress while weights are still being read.
+/// - Parameters:
+///   - scheduler: the engine; by default one sized by `configuration.limits`.
+///   - onServerRunning: called with the bound port once listening (port 0 in the configuration picks one).
+public func buildApplication(
+    configuration: ServerConfiguration,
+    models: ModelRegistry,
+    scheduler: Scheduler? = nil,
+    metrics: ServerMetrics = ServerMetrics(),
+    logger: Logger = Logger(label: "nibble.server"),
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let scheduler = scheduler ?? Scheduler(limits: configuration.limits)
+    let router = buildRouter(configuration: configuration, models: models, scheduler: scheduler, metrics: metrics)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "nibble"),
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? configuration.port
+            logger.info("listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
+            await onServerRunning(port)
+        },
+        logger: logger)
+}
+
+/// The routes and middleware, without a listening socket.
+public func buildRouter(configuration: ServerConfiguration, models: ModelRegistry, scheduler: Scheduler,
+                        metrics: ServerMetrics) -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: ErrorMiddleware(metrics: metrics))
+    router.add(middleware: APIKeyMiddleware(keys: Set(configuration.apiKeys)))
+    let validator = GenerationValidator(
+        registry: models,
+        defaults: Dictionary(configuration.models.map { ($0.name, $0.defaults) }, uniquingKeysWith: { first, _ in first }))
+    GenerationController(validator: validator, scheduler: scheduler, maxBodyBytes: configuration.maxBodyBytes)
+        .register(on: router)
+    TokenizeController(validator: validator, maxBodyBytes: configuration.maxBodyBytes).register(on: router)
+    OpsController(registry: models, scheduler: scheduler, metrics: metrics).register(on: router)
+    return router
+}

@@ -1,0 +1,322 @@
+import Foundation
+import NibbleEngine
+import NibbleModels
+import Yams
+
+/// A configuration file or setting that cannot be used, naming the key.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public var key: String
+    public var reason: String
+
+    public init(key: String, reason: String) {
+        self.key = key
+        self.reason = reason
+    }
+
+    public var description: String { "configuration '\(key)': \(reason)" }
+}
+
+/// Settings given on the command line; nil leaves the file/environment value.
+public struct ConfigurationOverrides {
+    public var host: String?
+    public var port: Int?
+    public var apiKeys: [String]?
+    public var maxConcurrent: Int?
+    public var maxQueue: Int?
+    public var maxBodyBytes: Int?
+    public var threads: Int?
+    /// Serve only this checkpoint directory (replaces the configured models).
+    public var modelPath: String?
+    /// Name for `modelPath` (default: the directory name).
+    public var modelName: String?
+    /// Adapter and LoRA for `modelPath`, or for the first configured model.
+    public var adapter: String?
+    public var lora: String?
+    /// bitsandbytes settings for that model, as transformers' JSON keys.
+    public var quantization: [String: Any]?
+    public var deviceMap: String?
+    /// `tier=size` budgets, e.g. `cpu=2GiB`.
+    public var maxMemory: [String]?
+
+    public init() {}
+}
+
+/// Builds a `ServerConfiguration` from file, environment and flags (later sources win).
+///
+/// Relative model paths are resolved against the current directory, so `nibble serve` run from a checkout
+/// finds `models/kjv-llama-4m` whichever config file it reads.
+public enum ConfigurationLoader {
+    /// The model served when nothing else is configured.
+    public static let embeddedModelName = "kjv-llama-4m"
+    public static let embeddedModelPath = "models/kjv-llama-4m"
+
+    public static func load(file: URL?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                            overrides: ConfigurationOverrides = ConfigurationOverrides(),
+                            currentDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        throws -> ServerConfiguration
+    {
+        var configuration = ServerConfiguration()
+        if let file {
+            let text: String
+            do { text = try String(contentsOf: file, encoding: .utf8) } catch {
+                throw ConfigurationError(key: file.path, reason: "cannot read the file (\(error.localizedDescription))")
+            }
+            configuration = try parse(yaml: text, currentDirectory: currentDirectory)
+        }
+        try applyEnvironment(environment, to: &configuration, currentDirectory: currentDirectory)
+        try apply(overrides, to: &configuration, currentDirectory: currentDirectory)
+        if configuration.models.isEmpty {
+            configuration.models = [ModelConfiguration(
+                name: embeddedModelName, path: resolve(embeddedModelPath, against: currentDirectory))]
+        }
+        return configuration
+    }
+
+    /// Parses YAML (JSON is valid YAML) into a configuration.
+    public static func parse(yaml text: String, currentDirectory: URL) throws -> ServerConfiguration {
+        let raw: Any?
+        do { raw = try Yams.load(yaml: text) } catch {
+            throw ConfigurationError(key: "(file)", reason: "not valid YAML: \(error)")
+        }
+        var configuration = ServerConfiguration()
+        guard let raw else { return configuration }
+        let root = try Node(raw, path: "").object()
+        if let server = root["server"] {
+            let section = try server.object()
+            if let value = section["host"] { configuration.host = try value.string() }
+            if let value = section["port"] { configuration.port = try value.int(in: 0...65535) }
+            if let value = section["api_keys"] { configuration.apiKeys = try value.stringList() }
+            if let value = section["max_body_bytes"] { configuration.maxBodyBytes = try value.byteCount() }
+            if let value = section["threads"] { configuration.threads = try value.int(in: 1...4096) }
+            var limits = configuration.limits
+            if let value = section["max_concurrent"] { limits.maxConcurrent = try value.int(in: 1...1024) }
+            if let value = section["max_queue"] { limits.maxQueued = try value.int(in: 0...100_000) }
+            if let value = section["retry_after_seconds"] { limits.retryAfterSeconds = try value.int(in: 1...3600) }
+            configuration.limits = SchedulerLimits(maxConcurrent: limits.maxConcurrent, maxQueued: limits.maxQueued,
+                                                   retryAfterSeconds: limits.retryAfterSeconds)
+        }
+        if let models = root["models"] {
+            for (name, node) in try models.orderedObject() {
+                configuration.models.append(try parseModel(name: name, node: node, currentDirectory: currentDirectory))
+            }
+        }
+        return configuration
+    }
+
+    // MARK: - Sections
+
+    private static func parseModel(name: String, node: Node, currentDirectory: URL) throws -> ModelConfiguration {
+        let section = try node.object()
+        guard let pathNode = section["path"] else {
+            throw ConfigurationError(key: "models.\(name).path", reason: "is required (the checkpoint directory)")
+        }
+        var model = ModelConfiguration(name: name, path: resolve(try pathNode.string(), against: currentDirectory))
+        if let value = section["adapter"] {
+            model.adapter = try value.string()
+            guard ModelAdapters.named(model.adapter) != nil else {
+                throw ConfigurationError(key: value.path, reason: "unknown adapter '\(model.adapter)' (known: \(ModelAdapters.names.joined(separator: ", ")))")
+            }
+        }
+        if let value = section["lora"], !value.isNull { model.lora = resolve(try value.string(), against: currentDirectory) }
+        if let value = section["quantization"], !value.isNull {
+            model.quantizationJSON = try JSONSerialization.data(withJSONObject: try value.plainObject(), options: [.sortedKeys])
+        }
+        if let placement = section["placement"] {
+            let placementSection = try placement.object()
+            if let value = placementSection["device_map"] {
+                do { model.deviceMap = try DeviceMap(parsing: value.plain) } catch {
+                    throw ConfigurationError(key: value.path, reason: "\(error)")
+                }
+            }
+            if let value = placementSection["max_memory"] {
+                for (tierName, sizeNode) in try value.orderedObject() {
+                    guard let tier = Tier(rawValue: tierName) else {
+                        throw ConfigurationError(key: sizeNode.path, reason: "unknown tier (use cpu or disk)")
+                    }
+                    model.maxMemory[tier] = try sizeNode.byteCount()
+                }
+            }
+        }
+        if let defaults = section["defaults"] {
+            let d = try defaults.object()
+            if let v = d["max_tokens"] ?? d["max_new_tokens"] { model.defaults.maxTokens = try v.int(in: 1...1_000_000) }
+            if let v = d["do_sample"] { model.defaults.doSample = try v.bool() }
+            if let v = d["temperature"] { model.defaults.temperature = try v.float() }
+            if let v = d["top_k"] { model.defaults.topK = try v.int(in: 0...1_000_000) }
+            if let v = d["top_p"] { model.defaults.topP = try v.float() }
+            if let v = d["min_p"] { model.defaults.minP = try v.float() }
+            if let v = d["repetition_penalty"] { model.defaults.repetitionPenalty = try v.float() }
+            if let v = d["stop"] { model.defaults.stop = try v.stringList() }
+        }
+        return model
+    }
+
+    private static func applyEnvironment(_ environment: [String: String], to configuration: inout ServerConfiguration,
+                                         currentDirectory: URL) throws {
+        func value(_ name: String) -> String? {
+            guard let text = environment[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+            return text
+        }
+        func int(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let text = value(name) else { return nil }
+            guard let number = Int(text), range.contains(number) else {
+                throw ConfigurationError(key: name, reason: "'\(text)' is not an integer in \(range)")
+            }
+            return number
+        }
+        var overrides = ConfigurationOverrides()
+        overrides.host = value("NIBBLE_HOST")
+        overrides.port = try int("NIBBLE_PORT", 0...65535)
+        if let keys = value("NIBBLE_API_KEYS") ?? value("NIBBLE_API_KEY") {
+            overrides.apiKeys = keys.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        overrides.maxConcurrent = try int("NIBBLE_MAX_CONCURRENT", 1...1024)
+        overrides.maxQueue = try int("NIBBLE_MAX_QUEUE", 0...100_000)
+        overrides.maxBodyBytes = try int("NIBBLE_MAX_BODY_BYTES", 1...Int.max)
+        overrides.modelPath = value("NIBBLE_MODEL")
+        try apply(overrides, to: &configuration, currentDirectory: currentDirectory)
+    }
+
+    private static func apply(_ overrides: ConfigurationOverrides, to configuration: inout ServerConfiguration,
+                              currentDirectory: URL) throws {
+        if let host = overrides.host { configuration.host = host }
+        if let port = overrides.port { configuration.port = port }
+        if let keys = overrides.apiKeys { configuration.apiKeys = keys.filter { !$0.isEmpty } }
+        if let bytes = overrides.maxBodyBytes { configuration.maxBodyBytes = bytes }
+        if let threads = overrides.threads { configuration.threads = threads }
+        if overrides.maxConcurrent != nil || overrides.maxQueue != nil {
+            configuration.limits = SchedulerLimits(
+                maxConcurrent: overrides.maxConcurrent ?? configuration.limits.maxConcurrent,
+                maxQueued: overrides.maxQueue ?? configuration.limits.maxQueued,
+                retryAfterSeconds: configuration.limits.retryAfterSeconds)
+        }
+        if let path = overrides.modelPath {
+            let url = resolve(path, against: currentDirectory)
+            configuration.models = [ModelConfiguration(name: overrides.modelName ?? url.lastPathComponent, path: url)]
+        } else if let name = overrides.modelName, !configuration.models.isEmpty {
+            configuration.models[0].name = name
+        }
+        let touchesModel = overrides.adapter != nil || overrides.lora != nil || overrides.quantization != nil
+            || overrides.deviceMap != nil || overrides.maxMemory != nil
+        guard touchesModel else { return }
+        if configuration.models.isEmpty {
+            configuration.models = [ModelConfiguration(name: embeddedModelName,
+                                                       path: resolve(embeddedModelPath, against: currentDirectory))]
+        }
+        var model = configuration.models[0]
+        if let adapter = overrides.adapter {
+            guard ModelAdapters.named(adapter) != nil else {
+                throw ConfigurationError(key: "--adapter", reason: "unknown adapter '\(adapter)' (known: \(ModelAdapters.names.joined(separator: ", ")))")
+            }
+            model.adapter = adapter
+        }
+        if let lora = overrides.lora { model.lora = resolve(lora, against: currentDirectory) }
+        if let quantization = overrides.quantization {
+            model.quantizationJSON = try JSONSerialization.data(withJSONObject: quantization, options: [.sortedKeys])
+        }
+        if let deviceMap = overrides.deviceMap {
+            do { model.deviceMap = try DeviceMap(parsing: deviceMap) } catch {
+                throw ConfigurationError(key: "--device-map", reason: "\(error)")
+            }
+        }
+        for entry in overrides.maxMemory ?? [] {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let tier = Tier(rawValue: parts[0]) else {
+                throw ConfigurationError(key: "--max-memory", reason: "'\(entry)' is not tier=size (e.g. cpu=2GiB)")
+            }
+            do { model.maxMemory[tier] = try MemorySize(parsing: parts[1]).bytes } catch {
+                throw ConfigurationError(key: "--max-memory", reason: "\(error)")
+            }
+        }
+        configuration.models[0] = model
+    }
+
+    static func resolve(_ path: String, against directory: URL) -> URL {
+        let expanded = (path as NSString).expandingTildeInPath
+        if expanded.hasPrefix("/") { return URL(fileURLWithPath: expanded).standardizedFileURL }
+        return directory.appendingPathComponent(expanded).standardizedFileURL
+    }
+}
+
+// MARK: - Reading untyped YAML with key paths in errors
+
+/// A value from the YAML tree and where it sits, so every error names its key (`models.x.placement.max_memory`).
+struct Node {
+    let plain: Any
+    let path: String
+
+    init(_ plain: Any, path: String) {
+        self.plain = plain
+        self.path = path
+    }
+
+    var isNull: Bool { plain is NSNull }
+
+    private func fail(_ reason: String) -> ConfigurationError { ConfigurationError(key: path.isEmpty ? "(root)" : path, reason: reason) }
+
+    /// A mapping, keys in file order.
+    func orderedObject() throws -> [(String, Node)] {
+        if isNull { return [] }
+        guard let dictionary = plain as? [AnyHashable: Any] else { throw fail("must be a mapping") }
+        // Yams returns an unordered dictionary; order by key for stable behaviour.
+        return dictionary.map { ("\($0.key)", $0.value) }.sorted { $0.0 < $1.0 }
+            .map { ($0.0, Node($0.1, path: path.isEmpty ? $0.0 : "\(path).\($0.0)")) }
+    }
+
+    func object() throws -> [String: Node] {
+        Dictionary(try orderedObject(), uniquingKeysWith: { first, _ in first })
+    }
+
+    func string() throws -> String {
+        if let text = plain as? String { return text }
+        if let number = plain as? Int { return String(number) }
+        throw fail("must be a string")
+    }
+
+    func bool() throws -> Bool {
+        guard let value = plain as? Bool else { throw fail("must be true or false") }
+        return value
+    }
+
+    func int(in range: ClosedRange<Int>) throws -> Int {
+        guard let value = plain as? Int, range.contains(value) else { throw fail("must be an integer in \(range)") }
+        return value
+    }
+
+    func float() throws -> Float {
+        if let value = plain as? Double { return Float(value) }
+        if let value = plain as? Int { return Float(value) }
+        throw fail("must be a number")
+    }
+
+    func stringList() throws -> [String] {
+        if isNull { return [] }
+        if let text = plain as? String { return [text] }
+        guard let list = plain as? [Any] else { throw fail("must be a list of strings") }
+        return try list.enumerated().map { try Node($0.element, path: "\(path)[\($0.offset)]").string() }
+    }
+
+    /// An integer, or a size such as "2GiB" / "500MB".
+    func byteCount() throws -> Int {
+        if let value = plain as? Int, value >= 0 { return value }
+        guard let text = plain as? String else { throw fail("must be a byte count or a size like 2GiB") }
+        do { return try MemorySize(parsing: text).bytes } catch { throw fail("\(error)") }
+    }
+
+    /// The value as Foundation JSON objects (mapping keys as strings), for `JSONSerialization`.
+    func plainObject() throws -> Any {
+        func convert(_ value: Any, _ path: String) throws -> Any {
+            switch value {
+            case let dictionary as [AnyHashable: Any]:
+                var out: [String: Any] = [:]
+                for (key, item) in dictionary { out["\(key)"] = try convert(item, "\(path).\(key)") }
+                return out
+            case let list as [Any]: return try list.map { try convert($0, path) }
+            case is NSNull, is String, is Bool, is Int, is Double: return value
+            default: throw ConfigurationError(key: path, reason: "unsupported value \(value)")
+            }
+        }
+        guard plain is [AnyHashable: Any] else { throw fail("must be a mapping") }
+        return try convert(plain, path)
+    }
+}

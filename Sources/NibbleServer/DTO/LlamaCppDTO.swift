@@ -1,0 +1,150 @@
+import NibbleGeneration
+
+/// `POST /completion` body (llama.cpp native).
+struct LlamaCompletionRequestDTO: Decodable {
+    var model: String?
+    var prompt: PromptInput?
+    /// -1 means "until the context is full".
+    var nPredict: Int?
+    var stop: StringOrList?
+    var temperature: Double?
+    var topK: Int?
+    var topP: Double?
+    var minP: Double?
+    var repeatPenalty: Double?
+    var repeatLastN: Int?
+    var presencePenalty: Double?
+    var frequencyPenalty: Double?
+    /// -1 means random.
+    var seed: Int64?
+    var stream: Bool?
+    var ignoreEos: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case model, prompt, stop, temperature, seed, stream
+        case nPredict = "n_predict", topK = "top_k", topP = "top_p", minP = "min_p", repeatPenalty = "repeat_penalty"
+        case repeatLastN = "repeat_last_n", presencePenalty = "presence_penalty"
+        case frequencyPenalty = "frequency_penalty", ignoreEos = "ignore_eos"
+    }
+}
+
+/// llama.cpp `timings`.
+struct TimingsDTO: Encodable, Equatable {
+    var cacheN = 0
+    var promptN: Int
+    var promptMs: Double
+    var promptPerTokenMs: Double
+    var promptPerSecond: Double
+    var predictedN: Int
+    var predictedMs: Double
+    var predictedPerTokenMs: Double
+    var predictedPerSecond: Double
+
+    init(_ timings: Timings) {
+        promptN = timings.promptTokens
+        promptMs = timings.promptMilliseconds
+        promptPerTokenMs = timings.promptPerTokenMilliseconds
+        promptPerSecond = timings.promptPerSecond
+        predictedN = timings.predictedTokens
+        predictedMs = timings.predictedMilliseconds
+        predictedPerTokenMs = timings.predictedPerTokenMilliseconds
+        predictedPerSecond = timings.predictedPerSecond
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case cacheN = "cache_n", promptN = "prompt_n", promptMs = "prompt_ms", promptPerTokenMs = "prompt_per_token_ms"
+        case promptPerSecond = "prompt_per_second", predictedN = "predicted_n", predictedMs = "predicted_ms"
+        case predictedPerTokenMs = "predicted_per_token_ms", predictedPerSecond = "predicted_per_second"
+    }
+}
+
+/// A stream frame of `/completion`, before the final one.
+struct LlamaStreamChunkDTO: Encodable {
+    var index = 0
+    var content: String
+    var tokens: [Int]
+    var stop = false
+    var idSlot = -1
+    var tokensPredicted: Int
+    var tokensEvaluated: Int
+
+    enum CodingKeys: String, CodingKey {
+        case index, content, tokens, stop, idSlot = "id_slot", tokensPredicted = "tokens_predicted"
+        case tokensEvaluated = "tokens_evaluated"
+    }
+}
+
+/// The whole `/completion` response (also the last stream frame, with empty `content`).
+struct LlamaCompletionResponseDTO: Encodable {
+    struct Settings: Encodable {
+        var nPredict: Int
+        var temperature: Float
+        var topK: Int
+        var topP: Float
+        var minP: Float
+        var repeatPenalty: Float
+        var seed: Int64
+        var stop: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case temperature, seed, stop, nPredict = "n_predict", topK = "top_k", topP = "top_p", minP = "min_p"
+            case repeatPenalty = "repeat_penalty"
+        }
+    }
+
+    var index = 0
+    var content: String
+    var tokens: [Int] = []
+    var idSlot = 0
+    var stop = true
+    var model: String
+    var tokensPredicted: Int
+    var tokensEvaluated: Int
+    var generationSettings: Settings
+    var prompt: String
+    var hasNewLine: Bool
+    var truncated = false
+    var stopType: String
+    var stoppingWord: String
+    var tokensCached: Int
+    var timings: TimingsDTO
+
+    enum CodingKeys: String, CodingKey {
+        case index, content, tokens, stop, model, prompt, truncated, timings
+        case idSlot = "id_slot", tokensPredicted = "tokens_predicted", tokensEvaluated = "tokens_evaluated"
+        case generationSettings = "generation_settings", hasNewLine = "has_new_line", stopType = "stop_type"
+        case stoppingWord = "stopping_word", tokensCached = "tokens_cached"
+    }
+}
+
+/// `POST /tokenize` and `POST /detokenize`.
+struct TokenizeRequestDTO: Decodable {
+    var model: String?
+    var content: String?
+    var addSpecial: Bool?
+    var withPieces: Bool?
+
+    enum CodingKeys: String, CodingKey { case model, content, addSpecial = "add_special", withPieces = "with_pieces" }
+}
+
+struct TokenizeResponseDTO: Encodable {
+    var tokens: [Int]
+}
+
+struct TokenPieceDTO: Encodable {
+    var id: Int
+    var piece: String
+}
+
+struct TokenizeWithPiecesResponseDTO: Encodable {
+    var tokens: [TokenPieceDTO]
+}
+
+struct DetokenizeRequestDTO: Decodable {
+    var model: String?
+    var tokens: [Int]?
+}
+
+struct DetokenizeResponseDTO: Encodable {
+    var content: String
+}

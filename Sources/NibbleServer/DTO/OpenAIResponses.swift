@@ -1,0 +1,137 @@
+import NibbleGeneration
+
+/// OpenAI `usage`.
+struct UsageDTO: Encodable, Equatable {
+    var promptTokens: Int
+    var completionTokens: Int
+    var totalTokens: Int
+
+    init(_ usage: Usage) {
+        promptTokens = usage.promptTokens
+        completionTokens = usage.completionTokens
+        totalTokens = usage.totalTokens
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case promptTokens = "prompt_tokens", completionTokens = "completion_tokens", totalTokens = "total_tokens"
+    }
+}
+
+/// A `text_completion` object: the whole response, or one stream chunk.
+struct CompletionResponseDTO: Encodable {
+    struct Choice: Encodable {
+        var text: String
+        var index = 0
+        /// nil is written as `null` (a chunk that does not end the stream).
+        var finishReason: String?
+
+        enum CodingKeys: String, CodingKey { case text, index, logprobs, finishReason = "finish_reason" }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(text, forKey: .text)
+            try container.encode(index, forKey: .index)
+            try container.encodeNil(forKey: .logprobs)
+            try container.encode(finishReason, forKey: .finishReason)
+        }
+    }
+
+    var id: String
+    var object = "text_completion"
+    var created: Int
+    var model: String
+    var choices: [Choice]
+    var usage: UsageDTO?
+    /// Whether `usage` is written even when nil (`stream_options.include_usage` asks for `null` on every chunk).
+    var alwaysWriteUsage = false
+    var timings: TimingsDTO?
+
+    enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage, timings, systemFingerprint = "system_fingerprint" }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(object, forKey: .object)
+        try container.encode(created, forKey: .created)
+        try container.encode(model, forKey: .model)
+        try container.encode(ServerInfo.fingerprint, forKey: .systemFingerprint)
+        try container.encode(choices, forKey: .choices)
+        if alwaysWriteUsage { try container.encode(usage, forKey: .usage) } else { try container.encodeIfPresent(usage, forKey: .usage) }
+        try container.encodeIfPresent(timings, forKey: .timings)
+    }
+}
+
+/// A `chat.completion` response or `chat.completion.chunk`.
+struct ChatCompletionResponseDTO: Encodable {
+    struct Message: Encodable {
+        var role: String?
+        var content: String?
+    }
+
+    struct Choice: Encodable {
+        var index = 0
+        /// Whole responses carry `message`; chunks carry `delta`.
+        var message: Message?
+        var delta: Message?
+        var finishReason: String?
+
+        enum CodingKeys: String, CodingKey { case index, message, delta, logprobs, finishReason = "finish_reason" }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(index, forKey: .index)
+            try container.encodeIfPresent(message, forKey: .message)
+            try container.encodeIfPresent(delta, forKey: .delta)
+            try container.encodeNil(forKey: .logprobs)
+            try container.encode(finishReason, forKey: .finishReason)
+        }
+    }
+
+    var id: String
+    var object: String
+    var created: Int
+    var model: String
+    var choices: [Choice]
+    var usage: UsageDTO?
+    var alwaysWriteUsage = false
+    var timings: TimingsDTO?
+
+    enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage, timings, systemFingerprint = "system_fingerprint" }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(object, forKey: .object)
+        try container.encode(created, forKey: .created)
+        try container.encode(model, forKey: .model)
+        try container.encode(ServerInfo.fingerprint, forKey: .systemFingerprint)
+        try container.encode(choices, forKey: .choices)
+        if alwaysWriteUsage { try container.encode(usage, forKey: .usage) } else { try container.encodeIfPresent(usage, forKey: .usage) }
+        try container.encodeIfPresent(timings, forKey: .timings)
+    }
+}
+
+/// `GET /v1/models`.
+struct ModelListDTO: Encodable {
+    struct Model: Encodable {
+        var id: String
+        var object = "model"
+        var created: Int
+        var ownedBy = "nibble"
+        /// llama.cpp-style extras: where the model is in loading, and its context length.
+        var status: String
+        var contextLength: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case id, object, created, status, ownedBy = "owned_by", contextLength = "context_length"
+        }
+    }
+
+    var object = "list"
+    var data: [Model]
+}
+
+/// Constants that appear in every response.
+enum ServerInfo {
+    static let fingerprint = "nibble"
+}

@@ -1,0 +1,73 @@
+/// `GET /health` when ready.
+struct HealthDTO: Encodable {
+    var status = "ok"
+}
+
+/// `GET /memory`: measured numbers, never estimates.
+struct MemoryReportDTO: Encodable {
+    struct Process: Encodable {
+        var residentBytes: Int
+        var peakResidentBytes: Int
+        enum CodingKeys: String, CodingKey { case residentBytes = "resident_bytes", peakResidentBytes = "peak_resident_bytes" }
+    }
+
+    struct System: Encodable {
+        var totalBytes: Int?
+        var availableBytes: Int?
+        enum CodingKeys: String, CodingKey { case totalBytes = "total_bytes", availableBytes = "available_bytes" }
+    }
+
+    struct Weights: Encodable {
+        var totalBytes: Int
+        var parameters: Int
+        var byTier: [String: Int]
+        var byFormat: [String: Int]
+        var byModuleKind: [String: Int]
+        enum CodingKeys: String, CodingKey {
+            case parameters, totalBytes = "total_bytes", byTier = "by_tier", byFormat = "by_format"
+            case byModuleKind = "by_module_kind"
+        }
+    }
+
+    struct Placement: Encodable {
+        var module: String
+        var tier: String
+        var bytes: Int
+    }
+
+    struct Model: Encodable {
+        var name: String
+        var status: String
+        var weights: Weights?
+        var placement: [Placement]?
+        var kvCacheBytes: Int
+        enum CodingKeys: String, CodingKey { case name, status, weights, placement, kvCacheBytes = "kv_cache_bytes" }
+    }
+
+    struct Request: Encodable {
+        var id: Int
+        var model: String
+        var endpoint: String
+        var promptTokens: Int
+        var generatedTokens: Int
+        var kvCacheBytes: Int
+        var runningSeconds: Double
+        enum CodingKeys: String, CodingKey {
+            case id, model, endpoint, promptTokens = "prompt_tokens", generatedTokens = "generated_tokens"
+            case kvCacheBytes = "kv_cache_bytes", runningSeconds = "running_seconds"
+        }
+    }
+
+    struct KVCache: Encodable {
+        var bytesInUse: Int
+        var requests: [Request]
+        enum CodingKeys: String, CodingKey { case requests, bytesInUse = "bytes_in_use" }
+    }
+
+    var process: Process
+    var system: System
+    var models: [Model]
+    var kvCache: KVCache
+
+    enum CodingKeys: String, CodingKey { case process, system, models, kvCache = "kv_cache" }
+}

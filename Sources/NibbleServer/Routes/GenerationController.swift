@@ -1,0 +1,167 @@
+import Foundation
+import Hummingbird
+import NibbleEngine
+import NibbleGeneration
+
+/// The generation endpoints: OpenAI `/v1/completions`, `/v1/chat/completions` and llama.cpp `/completion`.
+///
+/// Each handler validates into a `ValidatedGeneration`, submits it to the scheduler and either serializes the
+/// event stream as SSE or folds it into one JSON body; both paths see the same events.
+struct GenerationController<Context: RequestContext>: Sendable {
+    let validator: GenerationValidator
+    let scheduler: Scheduler
+    let maxBodyBytes: Int
+
+    func register(on router: Router<Context>) {
+        router.post("/v1/completions") { request, _ in try await completions(request) }
+        router.post("/v1/chat/completions") { request, _ in try await chatCompletions(request) }
+        router.post("/completion") { request, _ in try await llamaCompletion(request) }
+        router.post("/completions") { request, _ in try await llamaCompletion(request) }
+    }
+
+    private func submit(_ validated: ValidatedGeneration, label: String) throws(APIError) -> AsyncThrowingStream<GenerationEvent, any Error> {
+        do { return try scheduler.submit(validated.engineRequest(label: label)) } catch { throw APIError(error) }
+    }
+
+    private static func newId(_ prefix: String) -> String {
+        prefix + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
+    }
+
+    private static var now: Int { Int(Date().timeIntervalSince1970) }
+
+    // MARK: - POST /v1/completions
+
+    func completions(_ request: Request) async throws -> Response {
+        let dto = try await JSONBody.decode(CompletionRequestDTO.self, from: request, limit: maxBodyBytes)
+        let validated = try validator.completion(dto)
+        let events = try submit(validated, label: "/v1/completions")
+        let id = Self.newId("cmpl-")
+        let created = Self.now
+        @Sendable func response(text: String, finish: String?, usage: UsageDTO?, timings: TimingsDTO? = nil) -> CompletionResponseDTO {
+            CompletionResponseDTO(id: id, created: created, model: validated.modelName,
+                                  choices: [.init(text: text, finishReason: finish)], usage: usage,
+                                  alwaysWriteUsage: validated.stream && validated.includeUsage, timings: timings)
+        }
+        if !validated.stream {
+            let result = try await GenerationResult(folding: events)
+            return try json(response(text: result.text, finish: result.finishReason.openAIName,
+                                     usage: UsageDTO(result.usage), timings: TimingsDTO(result.timings)))
+        }
+        return SSE.response(for: request) { sse in
+            for try await event in events {
+                switch event {
+                case .token(_, let text) where !text.isEmpty:
+                    try await sse.send(response(text: text, finish: nil, usage: nil))
+                case .token: continue
+                case .done(let reason, let usage, let timings):
+                    if reason == .cancelled { return }
+                    try await sse.send(response(text: "", finish: reason.openAIName, usage: nil, timings: TimingsDTO(timings)))
+                    if validated.includeUsage {
+                        var final = response(text: "", finish: nil, usage: UsageDTO(usage))
+                        final.choices = []
+                        try await sse.send(final)
+                    }
+                }
+            }
+            try await sse.sendDone()
+        }
+    }
+
+    // MARK: - POST /v1/chat/completions
+
+    func chatCompletions(_ request: Request) async throws -> Response {
+        let dto = try await JSONBody.decode(ChatCompletionRequestDTO.self, from: request, limit: maxBodyBytes)
+        let validated = try validator.chat(dto)
+        let events = try submit(validated, label: "/v1/chat/completions")
+        let id = Self.newId("chatcmpl-")
+        let created = Self.now
+        @Sendable func chunk(_ delta: ChatCompletionResponseDTO.Message?, finish: String?, usage: UsageDTO?,
+                   timings: TimingsDTO? = nil) -> ChatCompletionResponseDTO {
+            ChatCompletionResponseDTO(id: id, object: "chat.completion.chunk", created: created, model: validated.modelName,
+                                      choices: delta.map { [.init(delta: $0, finishReason: finish)] } ?? [],
+                                      usage: usage, alwaysWriteUsage: validated.includeUsage, timings: timings)
+        }
+        if !validated.stream {
+            let result = try await GenerationResult(folding: events)
+            let body = ChatCompletionResponseDTO(
+                id: id, object: "chat.completion", created: created, model: validated.modelName,
+                choices: [.init(message: .init(role: "assistant", content: result.text),
+                                finishReason: result.finishReason.openAIName)],
+                usage: UsageDTO(result.usage), timings: TimingsDTO(result.timings))
+            return try json(body)
+        }
+        return SSE.response(for: request) { sse in
+            try await sse.send(chunk(.init(role: "assistant", content: ""), finish: nil, usage: nil))
+            for try await event in events {
+                switch event {
+                case .token(_, let text) where !text.isEmpty:
+                    try await sse.send(chunk(.init(content: text), finish: nil, usage: nil))
+                case .token: continue
+                case .done(let reason, let usage, let timings):
+                    if reason == .cancelled { return }
+                    try await sse.send(chunk(.init(), finish: reason.openAIName, usage: nil, timings: TimingsDTO(timings)))
+                    if validated.includeUsage { try await sse.send(chunk(nil, finish: nil, usage: UsageDTO(usage))) }
+                }
+            }
+            try await sse.sendDone()
+        }
+    }
+
+    // MARK: - POST /completion (llama.cpp)
+
+    func llamaCompletion(_ request: Request) async throws -> Response {
+        let dto = try await JSONBody.decode(LlamaCompletionRequestDTO.self, from: request, limit: maxBodyBytes)
+        let validated = try validator.llamaCompletion(dto)
+        let events = try submit(validated, label: "/completion")
+        let promptCount = validated.promptTokens.count
+        let parameters = validated.parameters
+        @Sendable func final(content: String, tokens: [Int], reason: FinishReason, timings: Timings) -> LlamaCompletionResponseDTO {
+            let (stopType, word): (String, String) = switch reason {
+            case .stop(.eos): ("eos", "")
+            case .stop(.string(let stop)): ("word", stop)
+            case .length: ("limit", "")
+            case .cancelled: ("none", "")
+            }
+            return LlamaCompletionResponseDTO(
+                content: content, tokens: tokens, model: validated.modelName, tokensPredicted: timings.predictedTokens,
+                tokensEvaluated: promptCount,
+                generationSettings: .init(
+                    nPredict: parameters.maxNewTokens, temperature: parameters.temperature, topK: parameters.topK,
+                    topP: parameters.topP, minP: parameters.minP, repeatPenalty: parameters.repetitionPenalty,
+                    seed: parameters.seed.map { Int64(bitPattern: $0) } ?? -1, stop: parameters.stopStrings),
+                prompt: validated.prompt, hasNewLine: content.contains("\n"), stopType: stopType, stoppingWord: word,
+                tokensCached: promptCount + timings.predictedTokens, timings: TimingsDTO(timings))
+        }
+        if !validated.stream {
+            let result = try await GenerationResult(folding: events)
+            return try json(final(content: result.text, tokens: result.tokens, reason: result.finishReason, timings: result.timings))
+        }
+        return SSE.response(for: request) { sse in
+            var pending: [Int] = []
+            var predicted = 0
+            for try await event in events {
+                switch event {
+                case .token(let id, let text):
+                    predicted += 1
+                    pending.append(id)
+                    guard !text.isEmpty else { continue }
+                    try await sse.send(LlamaStreamChunkDTO(content: text, tokens: pending, tokensPredicted: predicted,
+                                                           tokensEvaluated: promptCount))
+                    pending.removeAll()
+                case .done(let reason, _, let timings):
+                    if reason == .cancelled { return }
+                    // As llama.cpp: the last frame repeats the summary with empty content and no [DONE] follows.
+                    try await sse.send(final(content: "", tokens: pending, reason: reason, timings: timings))
+                }
+            }
+        }
+    }
+}
+
+/// A JSON response with the wire encoder.
+func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json"
+    let data = try JSONEncoder.wire.encode(value)
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}

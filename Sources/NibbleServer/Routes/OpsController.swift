@@ -1,0 +1,95 @@
+import Foundation
+import Hummingbird
+import NibbleEngine
+import NibbleModels
+
+/// Operational endpoints: `/health`, `/v1/models`, `/memory`, `/metrics`.
+struct OpsController<Context: RequestContext>: Sendable {
+    let registry: ModelRegistry
+    let scheduler: Scheduler
+    let metrics: ServerMetrics
+
+    func register(on router: Router<Context>) {
+        router.get("/health") { _, _ in try health() }
+        router.get("/v1/models") { _, _ in try models() }
+        router.get("/models") { _, _ in try models() }
+        router.get("/memory") { _, _ in try memory() }
+        router.get("/metrics") { _, _ in prometheus() }
+    }
+
+    /// 503 while any model loads (llama.cpp's envelope plus progress), 200 once every model is settled and
+    /// at least one serves.
+    func health() throws -> Response {
+        guard registry.isSettled else { throw APIError.loading(progress: registry.progress) }
+        let failures = registry.entries.compactMap { entry -> String? in
+            if case .failed(let reason) = entry.state { return "\(entry.spec.name): \(reason)" }
+            return nil
+        }
+        if failures.count == registry.entries.count && !failures.isEmpty {
+            throw APIError.unavailable("No model could be loaded (\(failures.joined(separator: "; ")))")
+        }
+        return try json(HealthDTO())
+    }
+
+    func models() throws -> Response {
+        let now = Int(Date().timeIntervalSince1970)
+        let data = registry.entries.map { entry -> ModelListDTO.Model in
+            switch entry.state {
+            case .ready(let loaded):
+                return .init(id: entry.spec.name, created: entry.loadedAt ?? now, status: "loaded",
+                             contextLength: loaded.model.maxContextLength)
+            case .pending, .loading: return .init(id: entry.spec.name, created: now, status: "loading")
+            case .failed: return .init(id: entry.spec.name, created: now, status: "failed")
+            }
+        }
+        return try json(ModelListDTO(data: data))
+    }
+
+    func memory() throws -> Response {
+        let process = ProcessMemory.current()
+        let stats = scheduler.stats
+        let now = Date().timeIntervalSince1970
+        let models = registry.entries.map { entry -> MemoryReportDTO.Model in
+            let kv = stats.activeRequests.filter { $0.model == entry.spec.name }.reduce(0) { $0 + $1.kvCacheBytes }
+            switch entry.state {
+            case .ready(let loaded):
+                let report = loaded.memory
+                return .init(
+                    name: entry.spec.name, status: "loaded",
+                    weights: .init(totalBytes: report.totalBytes, parameters: report.parameters, byTier: report.bytesByTier,
+                                   byFormat: report.bytesByFormat, byModuleKind: report.bytesByModuleKind),
+                    placement: loaded.placement.assignments.map { .init(module: $0.module, tier: $0.tier.rawValue, bytes: $0.bytes) },
+                    kvCacheBytes: kv)
+            case .pending, .loading: return .init(name: entry.spec.name, status: "loading", kvCacheBytes: kv)
+            case .failed: return .init(name: entry.spec.name, status: "failed", kvCacheBytes: kv)
+            }
+        }
+        let requests = stats.activeRequests.map {
+            MemoryReportDTO.Request(id: $0.id, model: $0.model, endpoint: $0.label, promptTokens: $0.promptTokens,
+                                    generatedTokens: $0.generatedTokens, kvCacheBytes: $0.kvCacheBytes,
+                                    runningSeconds: max(0, now - $0.startedAt))
+        }
+        let report = MemoryReportDTO(
+            process: .init(residentBytes: process.residentBytes, peakResidentBytes: process.peakResidentBytes),
+            system: Self.systemMemory(), models: models,
+            kvCache: .init(bytesInUse: stats.kvCacheBytesInUse, requests: requests))
+        return try json(report)
+    }
+
+    func prometheus() -> Response {
+        let text = metrics.render(engine: scheduler.stats, registry: registry, memory: ProcessMemory.current())
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// `MemTotal` and `MemAvailable` from `/proc/meminfo` (Linux); empty elsewhere.
+    static func systemMemory() -> MemoryReportDTO.System {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return .init() }
+        func field(_ name: String) -> Int? {
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return nil }
+            return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }.map { $0 * 1024 }
+        }
+        return .init(totalBytes: field("MemTotal"), availableBytes: field("MemAvailable"))
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import NibbleEngine
+import NibbleGeneration
+import NibbleModels
+
+/// A generation request that passed validation: resolved model, encoded prompt, checked parameters.
+struct ValidatedGeneration: Sendable {
+    var modelName: String
+    var model: LoadedModel
+    /// The prompt as text (as the model sees it, after any chat template).
+    var prompt: String
+    var promptTokens: [Int]
+    var parameters: GenerationParameters
+    var stream: Bool
+    var includeUsage: Bool
+
+    func engineRequest(label: String) -> GenerationRequest {
+        GenerationRequest(modelName: modelName, model: model, promptTokens: promptTokens, parameters: parameters, label: label)
+    }
+}
+
+/// Sampling fields common to every generation endpoint, before validation.
+struct SamplingFields {
+    var maxTokens: Int?
+    var temperature: Double?
+    var topP: Double?
+    var topK: Int?
+    var minP: Double?
+    var repetitionPenalty: Double?
+    var repetitionWindow: Int?
+    var frequencyPenalty: Double?
+    var presencePenalty: Double?
+    var seed: Int64?
+    var stop: [String]?
+    var ignoreEOS: Bool?
+    /// Wire names that differ from OpenAI's on this endpoint (`max_tokens` → `n_predict`), for error messages.
+    var wireNames: [String: String] = [:]
+}
+
+/// Turns wire DTOs into `ValidatedGeneration`s. The only place request values are checked.
+struct GenerationValidator: Sendable {
+    let registry: ModelRegistry
+    /// Configured per-model defaults, by model name.
+    let defaults: [String: GenerationDefaults]
+
+    // MARK: - Endpoints
+
+    func completion(_ dto: CompletionRequestDTO) throws(APIError) -> ValidatedGeneration {
+        if let n = dto.n, n != 1 { throw .invalidParameter(name: "n", reason: "only n = 1 is supported") }
+        if dto.echo == true { throw .invalidParameter(name: "echo", reason: "echo is not supported") }
+        guard let prompt = dto.prompt else { throw .invalidParameter(name: "prompt", reason: "is required") }
+        let fields = SamplingFields(
+            maxTokens: dto.maxTokens, temperature: dto.temperature, topP: dto.topP, topK: dto.topK, minP: dto.minP,
+            repetitionPenalty: dto.repetitionPenalty, frequencyPenalty: dto.frequencyPenalty,
+            presencePenalty: dto.presencePenalty, seed: dto.seed, stop: dto.stop?.values, ignoreEOS: dto.ignoreEos)
+        return try build(model: dto.model, prompt: prompt, fields: fields, extraStops: [],
+                         stream: dto.stream ?? false, includeUsage: dto.streamOptions?.includeUsage ?? false)
+    }
+
+    func chat(_ dto: ChatCompletionRequestDTO) throws(APIError) -> ValidatedGeneration {
+        if let n = dto.n, n != 1 { throw .invalidParameter(name: "n", reason: "only n = 1 is supported") }
+        guard let messages = dto.messages, !messages.isEmpty else {
+            throw .invalidParameter(name: "messages", reason: "must be a non-empty list")
+        }
+        for (index, message) in messages.enumerated() where !["system", "user", "assistant"].contains(message.role) {
+            throw .invalidParameter(name: "messages[\(index)].role", reason: "must be system, user or assistant")
+        }
+        let (name, loaded) = try resolve(dto.model)
+        let chat = messages.map { ChatMessage(role: $0.role, content: $0.content?.text ?? "") }
+        let prompt = loaded.adapter.chatPrompt(chat)
+        let fields = SamplingFields(
+            maxTokens: dto.maxCompletionTokens ?? dto.maxTokens, temperature: dto.temperature, topP: dto.topP,
+            topK: dto.topK, minP: dto.minP, repetitionPenalty: dto.repetitionPenalty,
+            frequencyPenalty: dto.frequencyPenalty, presencePenalty: dto.presencePenalty, seed: dto.seed,
+            stop: dto.stop?.values, ignoreEOS: dto.ignoreEos)
+        return try build(name: name, loaded: loaded, prompt: .text(prompt), fields: fields,
+                         extraStops: loaded.adapter.defaultStopStrings, stream: dto.stream ?? false,
+                         includeUsage: dto.streamOptions?.includeUsage ?? false)
+    }
+
+    func llamaCompletion(_ dto: LlamaCompletionRequestDTO) throws(APIError) -> ValidatedGeneration {
+        guard let prompt = dto.prompt else { throw .invalidParameter(name: "prompt", reason: "is required") }
+        if let n = dto.nPredict, n < -1 { throw .invalidParameter(name: "n_predict", reason: "must be -1 (no limit) or >= 0") }
+        let fields = SamplingFields(
+            // n_predict -1: generate until the context is full; 0 is answered with one token less than nothing,
+            // so it is treated like OpenAI's minimum of one.
+            maxTokens: dto.nPredict.map { $0 == -1 ? Int.max : max($0, 1) }, temperature: dto.temperature,
+            topP: dto.topP, topK: dto.topK, minP: dto.minP, repetitionPenalty: dto.repeatPenalty,
+            repetitionWindow: dto.repeatLastN, frequencyPenalty: dto.frequencyPenalty,
+            presencePenalty: dto.presencePenalty, seed: dto.seed, stop: dto.stop?.values, ignoreEOS: dto.ignoreEos,
+            wireNames: ["max_tokens": "n_predict", "repetition_penalty": "repeat_penalty"])
+        return try build(model: dto.model, prompt: prompt, fields: fields, extraStops: [],
+                         stream: dto.stream ?? false, includeUsage: false)
+    }
+
+    // MARK: - Shared
+
+    func resolve(_ name: String?) throws(APIError) -> (String, LoadedModel) {
+        let resolved = (name?.isEmpty == false ? name : nil) ?? registry.defaultName ?? ""
+        do { return (resolved, try registry.model(named: resolved)) } catch { throw APIError(error) }
+    }
+
+    private func build(model: String?, prompt: PromptInput, fields: SamplingFields, extraStops: [String],
+                       stream: Bool, includeUsage: Bool) throws(APIError) -> ValidatedGeneration {
+        let (name, loaded) = try resolve(model)
+        return try build(name: name, loaded: loaded, prompt: prompt, fields: fields, extraStops: extraStops,
+                         stream: stream, includeUsage: includeUsage)
+    }
+
+    private func build(name: String, loaded: LoadedModel, prompt: PromptInput, fields: SamplingFields,
+                       extraStops: [String], stream: Bool, includeUsage: Bool) throws(APIError) -> ValidatedGeneration {
+        let tokenizer = loaded.tokenizer
+        let text: String
+        let tokens: [Int]
+        switch prompt {
+        case .text(let value):
+            text = value
+            tokens = tokenizer.encode(value, addSpecialTokens: true)
+        case .tokens(let ids):
+            if let bad = ids.first(where: { $0 < 0 || $0 >= loaded.model.vocabularySize }) {
+                throw .invalidParameter(name: "prompt", reason: "token id \(bad) is outside the vocabulary (0..<\(loaded.model.vocabularySize))")
+            }
+            tokens = ids
+            text = tokenizer.decode(ids, skipSpecialTokens: false)
+        }
+        guard !tokens.isEmpty else { throw .invalidParameter(name: "prompt", reason: "must not be empty") }
+        let context = loaded.model.maxContextLength
+        guard tokens.count < context else { throw .contextExceeded(promptTokens: tokens.count, contextLength: context) }
+
+        var parameters = GenerationParameters(defaults: loaded.generationConfig)
+        defaults[name]?.apply(to: &parameters)
+        let rename = { (wire: String) in fields.wireNames[wire] ?? wire }
+        func float(_ value: Double?, _ wire: String) throws(APIError) -> Float? {
+            guard let value else { return nil }
+            guard value.isFinite else { throw .invalidParameter(name: rename(wire), reason: "must be a finite number") }
+            return Float(value)
+        }
+        if let value = fields.maxTokens {
+            guard value >= 1 else { throw .invalidParameter(name: rename("max_tokens"), reason: "must be at least 1") }
+            parameters.maxNewTokens = value
+        }
+        if let value = try float(fields.temperature, "temperature") { parameters.temperature = value }
+        if let value = try float(fields.topP, "top_p") { parameters.topP = value }
+        if let value = fields.topK { parameters.topK = value }
+        if let value = try float(fields.minP, "min_p") { parameters.minP = value }
+        if let value = try float(fields.repetitionPenalty, "repetition_penalty") { parameters.repetitionPenalty = value }
+        if let value = fields.repetitionWindow {
+            // llama.cpp: -1 = whole context, 0 = disabled.
+            switch value {
+            case -1: parameters.repetitionPenaltyWindow = nil
+            case 0: parameters.repetitionPenalty = 1
+            default: parameters.repetitionPenaltyWindow = value
+            }
+        }
+        if let value = try float(fields.frequencyPenalty, "frequency_penalty") { parameters.frequencyPenalty = value }
+        if let value = try float(fields.presencePenalty, "presence_penalty") { parameters.presencePenalty = value }
+        if let seed = fields.seed { parameters.seed = seed == -1 ? nil : UInt64(bitPattern: seed) }
+        if let stop = fields.stop { parameters.stopStrings = stop }
+        for stop in extraStops where !parameters.stopStrings.contains(stop) { parameters.stopStrings.append(stop) }
+        if let ignore = fields.ignoreEOS { parameters.ignoreEOS = ignore }
+        // A request may ask for more than fits; it then ends with finish_reason "length" at the context edge.
+        parameters.maxNewTokens = min(parameters.maxNewTokens, context - tokens.count)
+        do { parameters = try parameters.validated() } catch {
+            throw .invalidParameter(name: rename(error.name), reason: error.reason)
+        }
+        return ValidatedGeneration(modelName: name, model: loaded, prompt: text, promptTokens: tokens,
+                                   parameters: parameters, stream: stream, includeUsage: includeUsage)
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import NibbleEngine
+import NibbleFormats
+import NibbleGeneration
+import NibbleModels
+import Synchronization
+import Testing
+
+/// Wraps a fake model in the `LoadedModel` the engine serves.
+func makeLoaded(_ model: ScriptedModel, name: String = "fake") throws -> LoadedModel {
+    let config = try ModelConfig(json: Data("""
+        {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8, "intermediate_size": 16,
+         "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
+         "vocab_size": \(model.vocabularySize), "max_position_embeddings": \(model.maxContextLength),
+         "bos_token_id": 1, "eos_token_id": 2}
+        """.utf8))
+    return LoadedModel(directory: URL(fileURLWithPath: "/fake/\(name)"), model: model, tokenizer: FakeTokenizer(),
+                       adapter: LlamaAdapter(), config: config, generationConfig: GenerationConfig(),
+                       eosTokenIds: [2], memory: WeightMemoryReport())
+}
+
+func request(_ loaded: LoadedModel, maxNewTokens: Int = 8, ignoreEOS: Bool = true) -> GenerationRequest {
+    var parameters = GenerationParameters()
+    parameters.doSample = false
+    parameters.maxNewTokens = maxNewTokens
+    parameters.ignoreEOS = ignoreEOS
+    return GenerationRequest(modelName: "fake", model: loaded, promptTokens: [1, 3, 4], parameters: parameters)
+}
+
+func finishTime(_ stream: AsyncThrowingStream<GenerationEvent, any Error>) async throws -> Date {
+    for try await _ in stream {}
+    return Date()
+}
+
+func firstEventTime(_ stream: AsyncThrowingStream<GenerationEvent, any Error>) async throws -> Date {
+    var date: Date?
+    for try await _ in stream where date == nil { date = Date() }
+    return date ?? Date()
+}
+
+/// Polls until `condition` holds or `seconds` pass.
+func eventually(within seconds: Double = 2, _ condition: () -> Bool) async -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
+}
+
+@Suite struct SchedulerTests {
+    @Test func runsAGenerationToCompletion() async throws {
+        let scheduler = Scheduler()
+        let loaded = try makeLoaded(ScriptedModel(script: [FakeTokenizer.word("Hello"), 2]))
+        let result = try await GenerationResult(folding: scheduler.submit(request(loaded, ignoreEOS: false)))
+        #expect(result.text == "Hello")
+        #expect(result.finishReason == .stop(.eos(tokenId: 2)))
+        #expect(await eventually { scheduler.stats.completed == 1 && scheduler.stats.active == 0 })
+        #expect(scheduler.stats.generatedTokens == 2)
+        #expect(scheduler.stats.promptTokens == 3)
+    }
+
+    @Test func queueIsBoundedAndServedInOrder() async throws {
+        let scheduler = Scheduler(limits: SchedulerLimits(maxConcurrent: 1, maxQueued: 1, retryAfterSeconds: 3))
+        let loaded = try makeLoaded(ScriptedModel(stepDelay: 0.005))
+        let first = try scheduler.submit(request(loaded, maxNewTokens: 10))
+        let second = try scheduler.submit(request(loaded, maxNewTokens: 10))
+        #expect(scheduler.stats.queued == 1 && scheduler.stats.active == 1)
+        #expect(throws: EngineError.queueFull(retryAfterSeconds: 3)) { try scheduler.submit(request(loaded)) }
+        #expect(scheduler.stats.rejected == 1)
+
+        async let firstDone = finishTime(first)
+        async let secondStart = firstEventTime(second)
+        let (done, start) = try await (firstDone, secondStart)
+        #expect(start >= done)
+        #expect(await eventually { scheduler.stats.completed == 2 })
+    }
+
+    @Test func droppingTheStreamCancelsAtTheNextToken() async throws {
+        let scheduler = Scheduler()
+        let model = ScriptedModel(stepDelay: 0.01)
+        let loaded = try makeLoaded(model)
+        var seen = 0
+        for try await event in try scheduler.submit(request(loaded, maxNewTokens: 10_000)) {
+            if case .token = event { seen += 1 }
+            if seen == 3 { break }
+        }
+        #expect(await eventually(within: 1) { scheduler.stats.active == 0 && scheduler.stats.cancelled == 1 })
+        let calls = model.forwardCalls
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(model.forwardCalls == calls)
+        #expect(calls < 20)
+    }
+
+    @Test func cancellingAQueuedRequestRemovesIt() async throws {
+        let scheduler = Scheduler(limits: SchedulerLimits(maxConcurrent: 1, maxQueued: 4))
+        let loaded = try makeLoaded(ScriptedModel(stepDelay: 0.005))
+        let running = try scheduler.submit(request(loaded, maxNewTokens: 30))
+        let task = Task {
+            for try await _ in try scheduler.submit(request(loaded)) {}
+        }
+        #expect(await eventually { scheduler.stats.queued == 1 })
+        task.cancel()
+        #expect(await eventually { scheduler.stats.queued == 0 && scheduler.stats.cancelled == 1 })
+        for try await _ in running {}
+        #expect(await eventually { scheduler.stats.completed == 1 })
+    }
+
+    @Test func reportsKVCacheBytesOfRunningRequests() async throws {
+        let scheduler = Scheduler()
+        let loaded = try makeLoaded(ScriptedModel(stepDelay: 0.01))
+        let stream = try scheduler.submit(request(loaded, maxNewTokens: 50))
+        var iterator = stream.makeAsyncIterator()
+        _ = try await iterator.next()
+        let active = scheduler.stats.activeRequests
+        #expect(active.count == 1)
+        // 2 (K and V) * 1 layer * (3 prompt + 50) positions * 1 * 4 bytes.
+        #expect(active.first?.kvCacheBytes == 2 * 53 * 4)
+        #expect(scheduler.stats.kvCacheBytesInUse == 2 * 53 * 4)
+    }
+}
+
+@Suite struct ModelRegistryTests {
+    final class SlowProvider: ModelProviding {
+        let gate = Mutex(false)
+        func load(_ spec: ModelSpec, progress: @escaping @Sendable (Double, String) -> Void) throws -> LoadedModel {
+            if spec.name == "broken" { throw ModelError.invalidOptions("no weights") }
+            progress(0.5, "loading weights")
+            while !gate.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.005) }
+            return try makeLoaded(ScriptedModel(), name: spec.name)
+        }
+    }
+
+    @Test func reportsProgressThenServes() async throws {
+        let provider = SlowProvider()
+        let registry = ModelRegistry(specs: [ModelSpec(name: "a", directory: URL(fileURLWithPath: "/a")),
+                                             ModelSpec(name: "broken", directory: URL(fileURLWithPath: "/b"))],
+                                     provider: provider)
+        #expect(registry.defaultName == "a")
+        registry.startLoading()
+        #expect(await eventually { registry.progress > 0.2 })
+        #expect(throws: EngineError.modelLoading("a", fraction: 0.5)) { try registry.model(named: "a") }
+        #expect(!registry.isSettled)
+        provider.gate.withLock { $0 = true }
+        await registry.waitUntilSettled()
+        #expect(try registry.model(named: nil).directory.path == "/fake/a")
+        #expect(throws: EngineError.modelFailed("broken", reason: "no weights")) { try registry.model(named: "broken") }
+        #expect(throws: EngineError.modelNotFound("nope")) { try registry.model(named: "nope") }
+        #expect(registry.progress == 1)
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import NibbleGeneration
-
-@Test func NibbleGenerationBuilds() { #expect(true) }

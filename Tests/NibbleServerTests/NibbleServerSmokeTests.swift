@@ -1,4 +1,0 @@
-import Testing
-@testable import NibbleServer
-
-@Test func NibbleServerBuilds() { #expect(true) }
