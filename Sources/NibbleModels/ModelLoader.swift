@@ -6,8 +6,24 @@ import NibbleTokenizer
 
 /// Loads a Hugging Face checkpoint directory into a ready-to-run model.
 public enum ModelLoader {
+    /// Where the tokenizer comes from.
+    public enum TokenizerLocation: Sendable {
+        /// The checkpoint directory (an error when it has no tokenizer files).
+        case checkpoint
+        /// Another directory, e.g. the base model of a quantized checkpoint saved without tokenizer files.
+        case directory(URL)
+        /// The checkpoint directory when it has tokenizer files, else none: the model loads for inspection,
+        /// and its tokenizer encodes nothing.
+        case checkpointIfPresent
+    }
+
     /// Reads config, tokenizer and weights from `directory` and builds the model described by `options`.
     public static func load(directory: URL, options: LoadOptions = LoadOptions()) throws -> LoadedModel {
+        try load(directory: directory, options: options, tokenizer: .checkpoint)
+    }
+
+    /// `load(directory:options:)` with the tokenizer taken from `tokenizer`.
+    public static func load(directory: URL, options: LoadOptions, tokenizer location: TokenizerLocation) throws -> LoadedModel {
         guard let adapter = ModelAdapters.named(options.adapterName) else {
             throw ModelError.invalidOptions("unknown adapter '\(options.adapterName)' (known: \(ModelAdapters.names.joined(separator: ", ")))")
         }
@@ -17,7 +33,19 @@ public enum ModelLoader {
         }
         let generationConfig = try GenerationConfig(directory: directory)
         options.progress?(0, "reading tokenizer")
-        let tokenizer = try Tokenizers.load(directory: directory)
+        let tokenizer: any Tokenizer
+        switch location {
+        case .checkpoint: tokenizer = try Tokenizers.load(directory: directory)
+        case .directory(let other): tokenizer = try Tokenizers.load(directory: other)
+        case .checkpointIfPresent:
+            let fm = FileManager.default
+            if ["tokenizer.json", "tokenizer.model"].contains(where: { fm.fileExists(atPath: directory.appendingPathComponent($0).path) }) {
+                tokenizer = try Tokenizers.load(directory: directory)
+            } else {
+                tokenizer = AbsentTokenizer(vocabularySize: config.vocabSize, bosTokenId: config.bosTokenId,
+                                            eosTokenId: config.eosTokenIds.first)
+            }
+        }
         let archive = try SafetensorsArchive(directory: directory)
         var memory = WeightMemoryReport()
         var lora: LoRAAdapter?
@@ -34,14 +62,24 @@ public enum ModelLoader {
             throw ModelError.invalidOptions("adapter '\(adapter.name)' needs a LoRA adapter directory (--lora / lora:)")
         }
         var builder = WeightBuilder(archive: archive, config: config, lora: lora)
-        let bnb = try quantizationConfig(options: options, config: config, archive: archive)
-        if let bnb {
-            let plan = try bnb.validated()
+        var bnb: BitsAndBytesConfig?
+        switch try quantizationSource(options: options, config: config, archive: archive, directory: directory) {
+        case .none:
+            break
+        case .atLoad(let settings):
+            bnb = settings
+            let plan = try settings.validated()
             if plan.mode != .none { builder.quantization = plan }
+        case .prequantized(let checkpoint):
+            builder.prequantized = checkpoint
         }
         let deviceMap = options.deviceMap ?? (options.maxMemory[.cpu] != nil ? .auto : .all(.cpu))
+        // Footprints of a pre-quantized checkpoint are its stored tensor sizes; budgets get bitsandbytes' headroom.
         builder.plan = try PlacementPlanner.plan(modules: try builder.footprints(), deviceMap: deviceMap,
-                                                 maxMemory: options.maxMemory, quantized: builder.quantization != nil)
+                                                 maxMemory: options.maxMemory,
+                                                 quantized: builder.quantization != nil || builder.prequantized != nil)
+        // Offloaded pre-quantized modules stay quantized (paged in from the checkpoint), so only quantize-at-load
+        // needs the fp32 consent.
         if builder.quantization != nil, builder.plan.hasOffload, bnb?.llmInt8EnableFp32CpuOffload != true {
             // transformers refuses this too: offloaded modules cannot be quantized, so the user must agree to fp32.
             throw ModelError.invalidOptions(
@@ -66,19 +104,49 @@ public enum ModelLoader {
 }
 
 extension ModelLoader {
-    /// The bitsandbytes config to apply: the caller's (strict: unknown keys are errors), else none.
-    /// A checkpoint that was saved quantized carries its own `quantization_config`; it must be loaded with
-    /// the same settings, which `validatePrequantized` checks.
-    static func quantizationConfig(options: LoadOptions, config: ModelConfig, archive: SafetensorsArchive) throws -> BitsAndBytesConfig? {
-        let prequantized = archive.tensorNames.contains { $0.hasSuffix(".SCB") || $0.hasSuffix(".weight.absmax") }
-        if prequantized {
-            throw ModelError.invalidOptions(
-                "\(archive.location) holds weights already quantized by bitsandbytes; loading pre-quantized checkpoints "
-                + "is not supported yet — load the original float checkpoint with the same quantization settings instead")
+    /// Where quantized weights come from.
+    enum QuantizationSource {
+        /// Weights load in their stored float formats.
+        case none
+        /// The caller's bitsandbytes config, applied while loading float weights.
+        case atLoad(BitsAndBytesConfig)
+        /// The checkpoint was saved quantized; its own `quantization_config` describes the stored tensors.
+        case prequantized(PrequantizedCheckpoint)
+    }
+
+    /// Decides between quantize-at-load and a pre-quantized checkpoint.
+    ///
+    /// With a pre-quantized checkpoint, transformers ignores a `quantization_config` passed to `from_pretrained`
+    /// (with a warning) and uses the checkpoint's. Here settings the caller gave explicitly must agree with the
+    /// checkpoint's, and a disagreement is an error naming each field, so a requested compute dtype or
+    /// threshold is never silently replaced.
+    static func quantizationSource(options: LoadOptions, config: ModelConfig, archive: SafetensorsArchive,
+                                   directory: URL) throws -> QuantizationSource {
+        let configPath = directory.appendingPathComponent("config.json").path
+        if let saved = config.quantizationConfigJSON {
+            let checkpoint = try PrequantizedCheckpoint(quantizationConfigJSON: saved, archive: archive, configPath: configPath)
+            if let user = options.quantizationConfigJSON {
+                let conflicts: [String]
+                do { conflicts = try checkpoint.config.conflicts(withUserJSON: user) } catch {
+                    throw ModelError.invalidOptions("\(error)")
+                }
+                if !conflicts.isEmpty {
+                    throw ModelError.invalidOptions(
+                        "\(directory.path) is already quantized by bitsandbytes and its config.json fixes the quantization "
+                        + "settings; the given ones disagree:\n  " + conflicts.joined(separator: "\n  ")
+                        + "\nDrop these flags (or make them match) to load the checkpoint as saved.")
+                }
+            }
+            return .prequantized(checkpoint)
         }
-        guard let json = options.quantizationConfigJSON else { return nil }
+        if PrequantizedCheckpoint.holdsQuantizedTensors(archive) {
+            throw ModelError.invalidOptions(
+                "\(archive.location) holds bitsandbytes-quantized tensors, but \(configPath) has no quantization_config "
+                + "describing them")
+        }
+        guard let json = options.quantizationConfigJSON else { return .none }
         do {
-            return try BitsAndBytesConfig.decodeStrict(from: json)
+            return .atLoad(try BitsAndBytesConfig.decodeStrict(from: json))
         } catch {
             throw ModelError.invalidOptions("\(error)")
         }

@@ -13,9 +13,15 @@ struct WeightBuilder {
     var plan: PlacementPlan = PlacementPlan(assignments: [])
     /// What to quantize, from the bitsandbytes config (nil: everything stays in its stored float format).
     var quantization: QuantizationPlan?
+    /// Set when the checkpoint was saved already quantized: its linear weights are read, not quantized.
+    var prequantized: PrequantizedCheckpoint?
 
     /// A linear layer `name` (without `.weight`), expected to be `(outFeatures, inFeatures)`.
     func linear(_ name: String, outFeatures: Int, inFeatures: Int, hasBias: Bool, memory: inout WeightMemoryReport) throws -> Linear {
+        if let prequantized, let stored = try prequantized.storedLinear(name, outFeatures: outFeatures, inFeatures: inFeatures) {
+            return try storedLinear(name, stored: stored, outFeatures: outFeatures,
+                                    inFeatures: inFeatures, hasBias: hasBias, memory: &memory)
+        }
         let view = try archive.tensor(name + ".weight")
         let tier = plan.tier(of: name)
         let weight: DenseWeight
@@ -52,6 +58,48 @@ struct WeightBuilder {
             bias = try vector(name + ".bias", count: outFeatures, memory: &memory)
         }
         return Linear(weight: final, bias: bias)
+    }
+
+    /// A linear layer whose weight the checkpoint holds already quantized.
+    private func storedLinear(_ name: String, stored: StoredQuantizedLinear, outFeatures: Int,
+                              inFeatures: Int, hasBias: Bool, memory: inout WeightMemoryReport) throws -> Linear {
+        let onDisk = plan.tier(of: name) == .disk && lora?.modules[name] == nil
+        let weight: any LinearWeight
+        if let delta = lora?.delta(for: name) {
+            guard delta.count == outFeatures * inFeatures else {
+                throw ModelError.invalidAdapter(path: lora!.directory.path,
+                                                reason: "LoRA update for '\(name)' does not match its [\(outFeatures), \(inFeatures)] weight")
+            }
+            // As PEFT merges into a quantized base: dequantize, add the update, quantize again with the settings
+            // the weight was stored with.
+            switch stored {
+            case .fourBit(let fourBit):
+                var merged = fourBit.materialize().dequantized()  // (out, in)
+                for i in merged.indices { merged[i] += delta[i] }
+                let state = fourBit.state
+                weight = merged.withUnsafeBufferPointer {
+                    FourBitWeight(quantizing: $0, outFeatures: outFeatures, inFeatures: inFeatures, quantType: state.quantType,
+                                  doubleQuant: state.nested != nil, blocksize: state.blocksize,
+                                  computeDType: fourBit.computeDType, originalDType: state.dtype)
+                }
+            case .int8(let int8):
+                var merged = int8.materialize().dequantized()  // (out, in)
+                for i in merged.indices { merged[i] += delta[i] }
+                weight = merged.withUnsafeBufferPointer {
+                    Int8Weight(quantizing: $0, outFeatures: outFeatures, inFeatures: inFeatures, threshold: int8.threshold)
+                }
+            }
+        } else if onDisk {
+            weight = OffloadedQuantizedWeight(stored: stored, outFeatures: outFeatures, inFeatures: inFeatures)
+        } else {
+            weight = stored.materialize()
+            // The copy is what stays resident; the mapping's pages are no longer needed.
+            stored.releasePages()
+        }
+        memory.add(bytes: weight.storageBytes, parameters: outFeatures * inFeatures, tier: onDisk ? "disk" : "cpu",
+                   format: weight.formatName, moduleKind: Self.moduleKind(name))
+        let bias = hasBias ? try vector(name + ".bias", count: outFeatures, memory: &memory) : nil
+        return Linear(weight: weight, bias: bias)
     }
 
     /// A dense matrix kept in its stored float format.

@@ -34,14 +34,23 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
         case quantMethod = "quant_method"
     }
 
+    enum PrivateKeys: String, CodingKey {
+        case loadIn8bit = "_load_in_8bit"
+        case loadIn4bit = "_load_in_4bit"
+    }
+
     /// Keys transformers itself writes into `quantization_config` besides the fields.
     static let transformersPrivateKeys: Set<String> = ["_load_in_4bit", "_load_in_8bit"]
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
-        loadIn8bit = try c.decodeIfPresent(Bool.self, forKey: .loadIn8bit) ?? false
-        loadIn4bit = try c.decodeIfPresent(Bool.self, forKey: .loadIn4bit) ?? false
+        // transformers keeps the flags in `_load_in_8bit`/`_load_in_4bit` and writes both spellings; either is read.
+        let saved = try decoder.container(keyedBy: PrivateKeys.self)
+        loadIn8bit = try c.decodeIfPresent(Bool.self, forKey: .loadIn8bit)
+            ?? saved.decodeIfPresent(Bool.self, forKey: .loadIn8bit) ?? false
+        loadIn4bit = try c.decodeIfPresent(Bool.self, forKey: .loadIn4bit)
+            ?? saved.decodeIfPresent(Bool.self, forKey: .loadIn4bit) ?? false
         llmInt8Threshold = try c.decodeIfPresent(Double.self, forKey: .llmInt8Threshold) ?? 6.0
         llmInt8SkipModules = try c.decodeIfPresent([String].self, forKey: .llmInt8SkipModules)
         llmInt8EnableFp32CpuOffload = try c.decodeIfPresent(Bool.self, forKey: .llmInt8EnableFp32CpuOffload) ?? false

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import NibbleKernels
 import NibbleModels
+import NibbleQuant
 
 /// `nibble inspect`: what a model is and what its weights really occupy once loaded.
 struct Inspect: ParsableCommand {
@@ -14,10 +16,22 @@ struct Inspect: ParsableCommand {
     var json = false
 
     func run() throws {
+        if let threads = modelOptions.threads {
+            guard threads > 0 else { throw ValidationError("--threads must be positive") }
+            Parallel.threadCount = threads
+        }
+        let (directory, options) = try modelOptions.loadOptions()
         let before = ProcessMemory.current()
-        let loaded = try modelOptions.load()
+        let loaded: LoadedModel
+        do {
+            // Checkpoints saved by transformers without tokenizer files still load for inspection.
+            loaded = try ModelLoader.load(directory: directory, options: options, tokenizer: .checkpointIfPresent)
+        } catch {
+            throw CLIError("cannot load \(directory.path): \(error)")
+        }
         let after = ProcessMemory.current()
         let c = loaded.config
+        let quantization = try quantizationSummary(loaded: loaded, userJSON: options.quantizationConfigJSON)
         if json {
             let object: [String: Any] = [
                 "model": loaded.directory.path,
@@ -32,6 +46,10 @@ struct Inspect: ParsableCommand {
                 "bytes_by_module_kind": loaded.memory.bytesByModuleKind,
                 "rss_bytes": after.residentBytes, "peak_rss_bytes": after.peakResidentBytes,
                 "rss_before_load_bytes": before.residentBytes,
+                "quantization": quantization,
+                "placement": loaded.placement.assignments.map {
+                    ["module": $0.module, "tier": $0.tier.rawValue, "bytes": $0.bytes] as [String: Any]
+                },
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
             print(String(decoding: data, as: UTF8.self))
@@ -41,6 +59,8 @@ struct Inspect: ParsableCommand {
         print("architecture \(c.architectures.first ?? c.modelType): hidden \(c.hiddenSize), \(c.numHiddenLayers) layers, "
             + "\(c.numAttentionHeads) heads / \(c.numKeyValueHeads) KV heads, ffn \(c.intermediateSize), vocab \(c.vocabSize)")
         print("parameters   \(loaded.memory.parameters)")
+        print("quantization \(quantization)")
+        if loaded.placement.hasOffload { print("placement\n\(loaded.placement)") }
         print("weights      \(formatBytes(loaded.memory.totalBytes))")
         for (title, table) in [("by tier", loaded.memory.bytesByTier), ("by format", loaded.memory.bytesByFormat),
                                ("by module", loaded.memory.bytesByModuleKind)] {
@@ -52,6 +72,31 @@ struct Inspect: ParsableCommand {
         print("process RSS  \(formatBytes(after.residentBytes)) (peak \(formatBytes(after.peakResidentBytes)); "
             + "before load \(formatBytes(before.residentBytes)))")
     }
+}
+
+/// One line on how the weights were quantized: saved that way (config.json), at load (flags), or not at all.
+func quantizationSummary(loaded: LoadedModel, userJSON: Data?) throws -> String {
+    let formats = loaded.memory.bytesByFormat.keys.sorted().joined(separator: ", ")
+    if let saved = loaded.config.quantizationConfigJSON {
+        let settings = try JSONDecoder().decode(BitsAndBytesConfig.self, from: saved)
+        return "pre-quantized by bitsandbytes (config.json): \(quantizationDescription(settings)); formats \(formats)"
+    }
+    if let userJSON {
+        let settings = try BitsAndBytesConfig.decodeStrict(from: userJSON)
+        return "at load: \(quantizationDescription(settings)); formats \(formats)"
+    }
+    return "none; formats \(formats)"
+}
+
+/// "4-bit nf4 + double quant, compute float32" / "LLM.int8(), threshold 6.0", and the skipped modules.
+func quantizationDescription(_ settings: BitsAndBytesConfig) -> String {
+    let skip = "skip \((settings.llmInt8SkipModules ?? QuantizationPlan.defaultSkipModules).joined(separator: ","))"
+    if settings.loadIn4bit {
+        return "4-bit \(settings.bnb4bitQuantType)\(settings.bnb4bitUseDoubleQuant ? " + double quant" : ""), "
+            + "compute \(settings.bnb4bitComputeDtype), \(skip)"
+    }
+    if settings.loadIn8bit { return "LLM.int8(), threshold \(settings.llmInt8Threshold), \(skip)" }
+    return "none"
 }
 
 /// Bytes in binary units, e.g. "1.50 MiB".
