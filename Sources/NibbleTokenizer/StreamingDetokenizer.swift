@@ -24,9 +24,15 @@ public struct StreamingDetokenizer: Sendable {
     private var readIndex = 0
 
     /// Creates a detokenizer for one generated sequence.
-    public init(tokenizer: any Tokenizer, skipSpecialTokens: Bool = true) {
+    /// - Parameter context: the ids just before the generated ones (the prompt's tail). They are never emitted,
+    ///   but decoding against them keeps the first generated token's leading space, so prompt + output reads
+    ///   as one text (SentencePiece drops that space at the start of a decode).
+    public init(tokenizer: any Tokenizer, skipSpecialTokens: Bool = true, context: [Int] = []) {
         self.tokenizer = tokenizer
         self.skipSpecialTokens = skipSpecialTokens
+        let usable = skipSpecialTokens ? context.filter { !tokenizer.isSpecial($0) } : context
+        window = Array(usable.suffix(4))
+        readIndex = window.count
     }
 
     /// Adds one id and returns the text it completes (possibly empty). Never returns part of a UTF-8 character.

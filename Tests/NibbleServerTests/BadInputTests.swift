@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import NibbleEngine
 @testable import NibbleServer
+import NibbleTestFakes
+import Testing
 
 /// Hostile and careless requests against the running server: each gets the right 4xx with the error envelope,
 /// and the server keeps serving afterwards.

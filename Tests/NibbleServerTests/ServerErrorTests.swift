@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import NibbleEngine
 @testable import NibbleServer
+import NibbleTestFakes
+import Testing
 
 @Suite struct ServerErrorTests {
     func envelope(_ response: HTTPTestResponse) throws -> (code: Int?, type: String?, message: String) {

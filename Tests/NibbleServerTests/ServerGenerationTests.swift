@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import NibbleEngine
 @testable import NibbleServer
+import NibbleTestFakes
+import Testing
 
 @Suite struct ServerGenerationTests {
     nonisolated(unsafe) static let sampling: [String: Any] = ["max_tokens": 24, "temperature": 0.9, "top_p": 0.95, "top_k": 40, "seed": 42,
