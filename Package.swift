@@ -71,6 +71,8 @@ let package = Package(
 
         // MARK: - Test support and tests
         .target(name: "NibbleTestSupport", dependencies: ["NibbleFormats"], path: "Sources/NibbleTestSupport"),
+        // A scripted model and a byte-level tokenizer, for engine and server tests that must predict every token.
+        .target(name: "NibbleTestFakes", dependencies: ["NibbleEngine", "NibbleModels", "NibbleTokenizer", "NibbleFormats"]),
         .testTarget(name: "NibbleKernelsTests", dependencies: ["NibbleKernels", "NibbleTestSupport"]),
         .testTarget(name: "NibbleFormatsTests", dependencies: ["NibbleFormats", "NibbleKernels", "NibbleTestSupport"]),
         .testTarget(name: "NibbleTokenizerTests", dependencies: ["NibbleTokenizer", "NibbleTestSupport"]),
@@ -81,9 +83,9 @@ let package = Package(
         ),
         .testTarget(
             name: "NibbleGenerationTests",
-            dependencies: ["NibbleGeneration", "NibbleEngine", "NibbleModels", "NibbleTokenizer", "NibbleTestSupport"]
+            dependencies: ["NibbleGeneration", "NibbleEngine", "NibbleModels", "NibbleTokenizer", "NibbleTestSupport", "NibbleTestFakes"]
         ),
-        .testTarget(name: "NibbleCLITests", dependencies: ["nibble", "NibbleTestSupport"]),
+        .testTarget(name: "NibbleCLITests", dependencies: ["nibble", "NibbleTokenizer", "NibbleTestSupport"]),
         .testTarget(
             name: "NibbleHubTests",
             dependencies: [
@@ -96,7 +98,7 @@ let package = Package(
         .testTarget(
             name: "NibbleServerTests",
             dependencies: [
-                "NibbleServer", "NibbleEngine", "NibbleTestSupport",
+                "NibbleServer", "NibbleEngine", "NibbleTestSupport", "NibbleTestFakes",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),

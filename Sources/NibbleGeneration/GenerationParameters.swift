@@ -54,6 +54,10 @@ public struct GenerationParameters: Sendable, Equatable {
     public var isGreedy: Bool { !doSample || temperature == 0 }
 
     /// Checks every field; the error names the offending parameter with the wire name users know.
+    /// Bounds that keep stop-string matching cheap per token (every pending byte is compared with each string).
+    public static let maxStopStrings = 64
+    public static let maxStopStringBytes = 1024
+
     public func validated() throws(InvalidParameter) -> GenerationParameters {
         func check(_ condition: Bool, _ name: String, _ reason: String) throws(InvalidParameter) {
             if !condition { throw InvalidParameter(name: name, reason: reason) }
@@ -68,6 +72,9 @@ public struct GenerationParameters: Sendable, Equatable {
         try check(frequencyPenalty.isFinite && abs(frequencyPenalty) <= 2, "frequency_penalty", "must be in [-2, 2]")
         try check(presencePenalty.isFinite && abs(presencePenalty) <= 2, "presence_penalty", "must be in [-2, 2]")
         try check(!stopStrings.contains(""), "stop", "stop strings must not be empty")
+        try check(stopStrings.count <= Self.maxStopStrings, "stop", "at most \(Self.maxStopStrings) stop strings are allowed")
+        try check(stopStrings.allSatisfy { $0.utf8.count <= Self.maxStopStringBytes }, "stop",
+                  "each stop string must be at most \(Self.maxStopStringBytes) bytes")
         try check(stopTokenIds.allSatisfy { $0 >= 0 }, "stop_token_ids", "must be >= 0")
         return self
     }

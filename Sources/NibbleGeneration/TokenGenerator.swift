@@ -71,7 +71,8 @@ public struct TokenGenerator {
         }
         let chain = LogitProcessorChain(parameters: parameters)
         var sampler = Sampler(parameters: parameters)
-        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: parameters.skipSpecialTokens)
+        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: parameters.skipSpecialTokens,
+                                               context: promptTokens)
         var stops = StopStringMatcher(stopStrings: parameters.stopStrings)
         var history = TokenHistory(prompt: promptTokens)
         // Room left in the cache bounds the output as much as max_new_tokens does.

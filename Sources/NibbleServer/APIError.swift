@@ -18,6 +18,8 @@ public enum APIError: Error, Equatable, CustomStringConvertible {
     case contextExceeded(promptTokens: Int, contextLength: Int)
     /// The body is larger than the configured limit.
     case bodyTooLarge(limit: Int)
+    /// The body did not arrive in full within the configured time.
+    case requestTimeout(seconds: Double)
     /// Every slot is busy and the queue is full.
     case queueFull(retryAfterSeconds: Int)
     /// The API key is missing or not one of the configured keys.
@@ -39,6 +41,7 @@ public enum APIError: Error, Equatable, CustomStringConvertible {
         case .modelNotFound, .routeNotFound: return .notFound
         case .methodNotAllowed: return .methodNotAllowed
         case .bodyTooLarge: return .contentTooLarge
+        case .requestTimeout: return .requestTimeout
         case .queueFull: return .tooManyRequests
         case .loading, .unavailable: return .serviceUnavailable
         case .internalError: return .internalServerError
@@ -48,7 +51,8 @@ public enum APIError: Error, Equatable, CustomStringConvertible {
     /// The `type` field, with llama.cpp's names where it has one.
     public var type: String {
         switch self {
-        case .malformedJSON, .invalidParameter, .bodyTooLarge, .methodNotAllowed: return "invalid_request_error"
+        case .malformedJSON, .invalidParameter, .bodyTooLarge, .requestTimeout, .methodNotAllowed:
+            return "invalid_request_error"
         case .contextExceeded: return "exceed_context_size_error"
         case .unauthorized: return "authentication_error"
         case .modelNotFound, .routeNotFound: return "not_found_error"
@@ -66,6 +70,8 @@ public enum APIError: Error, Equatable, CustomStringConvertible {
         case .contextExceeded(let promptTokens, let contextLength):
             return "The prompt has \(promptTokens) tokens, which leaves no room to generate in the model's context of \(contextLength) tokens"
         case .bodyTooLarge(let limit): return "Request body exceeds the limit of \(limit) bytes"
+        case .requestTimeout(let seconds):
+            return "The request body did not arrive within \(seconds.formatted(.number.precision(.fractionLength(0...1)))) s"
         case .queueFull(let seconds): return "The server is busy; retry after \(seconds) s"
         case .unauthorized(let reason): return reason
         case .loading: return "Loading model"

@@ -22,6 +22,7 @@ public func buildApplication(
     let router = buildRouter(configuration: configuration, models: models, scheduler: scheduler, metrics: metrics)
     return Application(
         router: router,
+        server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(configuration.idleTimeoutSeconds * 1e9)))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "nibble"),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
@@ -40,9 +41,9 @@ public func buildRouter(configuration: ServerConfiguration, models: ModelRegistr
     let validator = GenerationValidator(
         registry: models,
         defaults: Dictionary(configuration.models.map { ($0.name, $0.defaults) }, uniquingKeysWith: { first, _ in first }))
-    GenerationController(validator: validator, scheduler: scheduler, maxBodyBytes: configuration.maxBodyBytes)
-        .register(on: router)
-    TokenizeController(validator: validator, maxBodyBytes: configuration.maxBodyBytes).register(on: router)
+    let body = BodyLimits(maxBytes: configuration.maxBodyBytes, timeout: .seconds(configuration.requestTimeoutSeconds))
+    GenerationController(validator: validator, scheduler: scheduler, body: body).register(on: router)
+    TokenizeController(validator: validator, body: body).register(on: router)
     OpsController(registry: models, scheduler: scheduler, metrics: metrics).register(on: router)
     return router
 }

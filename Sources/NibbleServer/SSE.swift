@@ -29,6 +29,9 @@ struct SSEWriter {
 enum SSE {
     /// A streaming response whose producer is cancelled as soon as the client closes the connection, so the
     /// engine stops generating for nobody (the consumer of the event stream goes away with the task).
+    ///
+    /// `request` must carry its original body stream (read it with `JSONBody.decode(_:from:limits:)`, which
+    /// puts the bytes back): the connection's end is seen on that stream.
     static func response(for request: Request,
                          produce: @escaping @Sendable (inout SSEWriter) async throws -> Void) -> Response {
         var headers = HTTPFields()

@@ -2,11 +2,13 @@
 ///
 /// Each chunk is the text that the newest tokens add, computed by decoding a short window of recent tokens
 /// (previous step + new ones) twice and taking the difference, so the cost per token does not grow with the
-/// sequence. Byte-fallback tokens (`<0xNN>`) are held back until the run ends: a run is only rendered once it is
-/// complete, because a later byte can turn an earlier rendering into a different character (or into
-/// replacement characters). For byte-level (GPT-2 style) vocabularies, text ending in U+FFFD is held for up to
-/// three further tokens, the longest a character can still be waiting for. Consequently the concatenation of all chunks plus `flush()` equals
-/// `tokenizer.decode(allIds, skipSpecialTokens:)` exactly, including the first-token space rule.
+/// sequence. Text that ends in U+FFFD is usually a character still missing bytes, so it is held back: while a run of
+/// byte-fallback tokens (`<0xNN>`) goes on, and for up to three further tokens with byte-level (GPT-2 style)
+/// vocabularies (the longest a character can still be waiting for). Text is released as soon as it ends on a
+/// whole character, so stop strings are seen at the token that completes them even inside a byte run.
+/// The concatenation of all chunks plus `flush()` equals `tokenizer.decode(allIds, skipSpecialTokens:)` exactly,
+/// including the first-token space rule, for every valid UTF-8 output; only a byte run that later turns out to be
+/// invalid UTF-8 can differ, because some decoders then replace the whole run, including bytes already sent.
 public struct StreamingDetokenizer: Sendable {
     /// The tokenizer used for decoding.
     public let tokenizer: any Tokenizer
@@ -22,9 +24,15 @@ public struct StreamingDetokenizer: Sendable {
     private var readIndex = 0
 
     /// Creates a detokenizer for one generated sequence.
-    public init(tokenizer: any Tokenizer, skipSpecialTokens: Bool = true) {
+    /// - Parameter context: the ids just before the generated ones (the prompt's tail). They are never emitted,
+    ///   but decoding against them keeps the first generated token's leading space, so prompt + output reads
+    ///   as one text (SentencePiece drops that space at the start of a decode).
+    public init(tokenizer: any Tokenizer, skipSpecialTokens: Bool = true, context: [Int] = []) {
         self.tokenizer = tokenizer
         self.skipSpecialTokens = skipSpecialTokens
+        let usable = skipSpecialTokens ? context.filter { !tokenizer.isSpecial($0) } : context
+        window = Array(usable.suffix(4))
+        readIndex = window.count
     }
 
     /// Adds one id and returns the text it completes (possibly empty). Never returns part of a UTF-8 character.
@@ -33,8 +41,7 @@ public struct StreamingDetokenizer: Sendable {
         // Skipped tokens contribute nothing to the full decode, so they must not anchor the window either.
         if skipSpecialTokens && tokenizer.isSpecial(id) { return "" }
         window.append(id)
-        if tokenizer.isByteFallbackToken(id) { return "" }
-        return emitPending(final: false)
+        return emitPending(final: false, inByteRun: tokenizer.isByteFallbackToken(id))
     }
 
     /// Adds several ids and returns the text they complete.
@@ -49,7 +56,7 @@ public struct StreamingDetokenizer: Sendable {
         emitPending(final: true)
     }
 
-    private mutating func emitPending(final: Bool) -> String {
+    private mutating func emitPending(final: Bool, inByteRun: Bool = false) -> String {
         guard readIndex < window.count else { return "" }
         let context = tokenizer.decode(Array(window[..<readIndex]), skipSpecialTokens: skipSpecialTokens)
         let full = tokenizer.decode(window, skipSpecialTokens: skipSpecialTokens)
@@ -66,9 +73,9 @@ public struct StreamingDetokenizer: Sendable {
             }
         }
         let chunk = String(decoding: fullBytes.dropFirst(common), as: UTF8.self)
-        // Byte-level vocabularies split characters across ordinary tokens; a trailing U+FFFD is usually a
-        // character still missing bytes. Its tail is at most 3 bytes, so after 3 more tokens it is final.
-        if !final && chunk.unicodeScalars.last == "\u{FFFD}" && window.count - readIndex < 4 {
+        // A trailing U+FFFD is usually a character still missing bytes: a byte run may complete it with its next
+        // byte, and with byte-level vocabularies its tail is at most 3 bytes, so after 3 more tokens it is final.
+        if !final && chunk.unicodeScalars.last == "\u{FFFD}" && (inByteRun || window.count - readIndex < 4) {
             return ""
         }
         window.removeFirst(readIndex)

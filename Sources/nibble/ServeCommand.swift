@@ -71,6 +71,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Largest request body in bytes (default 1 MiB).")
     var maxBodyBytes: Int?
 
+    @Option(name: .long, help: "Seconds a connection may stay idle (or send its request head) before it is closed (default 60).")
+    var idleTimeout: Double?
+
+    @Option(name: .long, help: "Seconds a request body may take to arrive before 408 (default 30).")
+    var requestTimeout: Double?
+
     @Option(name: .long, help: "Kernel threads per matmul (default: all cores).")
     var threads: Int?
 
@@ -113,6 +119,8 @@ struct Serve: AsyncParsableCommand {
         overrides.maxConcurrent = maxConcurrent
         overrides.maxQueue = maxQueue
         overrides.maxBodyBytes = maxBodyBytes
+        overrides.idleTimeoutSeconds = idleTimeout
+        overrides.requestTimeoutSeconds = requestTimeout
         overrides.threads = threads
         if let model { overrides.modelPath = try resolveModelDirectory(model).path }
         overrides.modelName = modelName

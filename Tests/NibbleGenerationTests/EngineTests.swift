@@ -3,6 +3,7 @@ import NibbleEngine
 import NibbleFormats
 import NibbleGeneration
 import NibbleModels
+import NibbleTestFakes
 import Synchronization
 import Testing
 

@@ -1,9 +1,10 @@
 import Foundation
+@testable import NibbleGeneration
 import NibbleModels
+import NibbleTestFakes
 import NibbleTestSupport
 import NibbleTokenizer
 import Testing
-@testable import NibbleGeneration
 
 @Suite struct TokenGeneratorTests {
     let tokenizer = FakeTokenizer()
@@ -132,16 +133,21 @@ import Testing
         parameters.doSample = false
         parameters.maxNewTokens = 64
         parameters.stopStrings = ["###"]
+        let prompt = tokenizer.encode("Hi", addSpecialTokens: true)
         let generator = try TokenGenerator(model: model, cache: model.makeCache(capacity: 128), tokenizer: tokenizer,
-                                           promptTokens: tokenizer.encode("Hi", addSpecialTokens: true),
-                                           parameters: parameters, eosTokenIds: [2])
+                                           promptTokens: prompt, parameters: parameters, eosTokenIds: [2])
         var chunks: [String] = []
         let result = try generator.run { event in
             if case .token(_, let text) = event { chunks.append(text) }
             return .proceed
         }
         for chunk in chunks { #expect(!chunk.contains("\u{FFFD}")) }
-        let expected = tokenizer.decode(Array(script.prefix(while: { _ in true })), skipSpecialTokens: true)
+        // The output continues the prompt: what the script adds to the prompt's text (leading space included).
+        let head = tokenizer.decode(prompt, skipSpecialTokens: true)
+        let full = tokenizer.decode(prompt + script, skipSpecialTokens: true)
+        #expect(full.hasPrefix(head))
+        let expected = full.dropFirst(head.count)
+        #expect(expected.hasPrefix(" "))
         let cut = expected.range(of: "###")!.lowerBound
         #expect(result.text == String(expected[..<cut]))
         #expect(result.finishReason == .stop(.string("###")))

@@ -41,6 +41,11 @@ final class RawHTTPConnection: @unchecked Sendable {
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         var bytes = Data((head + "\r\n").utf8)
         if let body { bytes.append(body) }
+        try send(raw: bytes)
+    }
+
+    /// Sends bytes as they are (a request head written by hand, a body in pieces).
+    func send(raw bytes: Data) throws {
         try bytes.withUnsafeBytes { raw in
             var sent = 0
             while sent < raw.count {
@@ -61,6 +66,9 @@ final class RawHTTPConnection: @unchecked Sendable {
         buffer.append(contentsOf: chunk[..<n])
         return true
     }
+
+    /// Everything received so far, as text.
+    var received: String { String(decoding: buffer, as: UTF8.self) }
 
     /// Reads until the received bytes contain `marker`.
     func read(until marker: String) throws -> String {
@@ -153,9 +161,9 @@ func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thr
 }
 
 /// One request, whole response.
-func http(_ port: Int, _ method: String, _ path: String, json: Any? = nil, raw: String? = nil,
+func http(_ port: Int, _ method: String, _ path: String, json: Any? = nil, raw: String? = nil, bytes: Data? = nil,
           headers: [String: String] = [:]) async throws -> HTTPTestResponse {
-    let body: Data? = try raw.map { Data($0.utf8) } ?? json.map { try JSONSerialization.data(withJSONObject: $0) }
+    let body: Data? = try bytes ?? raw.map { Data($0.utf8) } ?? json.map { try JSONSerialization.data(withJSONObject: $0) }
     nonisolated(unsafe) let sendable = body
     return try await onThread {
         let connection = try RawHTTPConnection(port: port)

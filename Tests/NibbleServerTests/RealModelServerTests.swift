@@ -1,9 +1,10 @@
 import Foundation
 import NibbleEngine
 import NibbleModels
+@testable import NibbleServer
+import NibbleTestFakes
 import NibbleTestSupport
 import Testing
-@testable import NibbleServer
 
 /// The real server over the embedded `models/kjv-llama-4m` checkpoint.
 @Suite(.serialized) struct RealModelServerTests {

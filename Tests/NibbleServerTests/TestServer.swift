@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NibbleEngine
 import NibbleServer
+import NibbleTestFakes
 
 /// A running server on 127.0.0.1 with an ephemeral port, and the engine pieces tests inspect.
 struct TestServer: Sendable {

@@ -24,6 +24,8 @@ public struct ConfigurationOverrides {
     public var maxConcurrent: Int?
     public var maxQueue: Int?
     public var maxBodyBytes: Int?
+    public var idleTimeoutSeconds: Double?
+    public var requestTimeoutSeconds: Double?
     public var threads: Int?
     /// Serve only this checkpoint directory (replaces the configured models).
     public var modelPath: String?
@@ -88,6 +90,8 @@ public enum ConfigurationLoader {
             if let value = section["api_keys"] { configuration.apiKeys = try value.stringList() }
             if let value = section["max_body_bytes"] { configuration.maxBodyBytes = try value.byteCount() }
             if let value = section["threads"] { configuration.threads = try value.int(in: 1...4096) }
+            if let value = section["idle_timeout_seconds"] { configuration.idleTimeoutSeconds = try value.seconds() }
+            if let value = section["request_timeout_seconds"] { configuration.requestTimeoutSeconds = try value.seconds() }
             var limits = configuration.limits
             if let value = section["max_concurrent"] { limits.maxConcurrent = try value.int(in: 1...1024) }
             if let value = section["max_queue"] { limits.maxQueued = try value.int(in: 0...100_000) }
@@ -173,6 +177,8 @@ public enum ConfigurationLoader {
         overrides.maxConcurrent = try int("NIBBLE_MAX_CONCURRENT", 1...1024)
         overrides.maxQueue = try int("NIBBLE_MAX_QUEUE", 0...100_000)
         overrides.maxBodyBytes = try int("NIBBLE_MAX_BODY_BYTES", 1...Int.max)
+        overrides.idleTimeoutSeconds = try int("NIBBLE_IDLE_TIMEOUT", 1...86_400).map(Double.init)
+        overrides.requestTimeoutSeconds = try int("NIBBLE_REQUEST_TIMEOUT", 1...86_400).map(Double.init)
         overrides.modelPath = value("NIBBLE_MODEL")
         try apply(overrides, to: &configuration, currentDirectory: currentDirectory)
     }
@@ -183,6 +189,13 @@ public enum ConfigurationLoader {
         if let port = overrides.port { configuration.port = port }
         if let keys = overrides.apiKeys { configuration.apiKeys = keys.filter { !$0.isEmpty } }
         if let bytes = overrides.maxBodyBytes { configuration.maxBodyBytes = bytes }
+        for (key, seconds) in [("--idle-timeout", overrides.idleTimeoutSeconds), ("--request-timeout", overrides.requestTimeoutSeconds)] {
+            if let seconds, !(seconds > 0 && seconds <= 86_400) {
+                throw ConfigurationError(key: key, reason: "must be a number of seconds in (0, 86400]")
+            }
+        }
+        if let seconds = overrides.idleTimeoutSeconds { configuration.idleTimeoutSeconds = seconds }
+        if let seconds = overrides.requestTimeoutSeconds { configuration.requestTimeoutSeconds = seconds }
         if let threads = overrides.threads { configuration.threads = threads }
         if overrides.maxConcurrent != nil || overrides.maxQueue != nil {
             configuration.limits = SchedulerLimits(
@@ -287,6 +300,13 @@ struct Node {
         if let value = plain as? Double { return Float(value) }
         if let value = plain as? Int { return Float(value) }
         throw fail("must be a number")
+    }
+
+    /// A positive duration in seconds (integer or decimal).
+    func seconds() throws -> Double {
+        let value = (plain as? Double) ?? (plain as? Int).map(Double.init)
+        guard let value, value > 0, value <= 86_400 else { throw fail("must be a number of seconds in (0, 86400]") }
+        return value
     }
 
     func stringList() throws -> [String] {

@@ -15,6 +15,12 @@ public struct ServerConfiguration: Sendable {
     public var apiKeys: [String] = []
     /// Largest request body accepted (413 above).
     public var maxBodyBytes: Int = 1 << 20
+    /// A connection that sends nothing for this long between requests (or while its request head is still
+    /// arriving) is closed, so idle keep-alive sockets and slow-header clients do not hold resources.
+    public var idleTimeoutSeconds: Double = 60
+    /// A request body must arrive in full within this time (408 after), so a client trickling bytes cannot
+    /// hold a handler forever.
+    public var requestTimeoutSeconds: Double = 30
     /// Generation slots and wait queue.
     public var limits = SchedulerLimits()
     /// Kernel threads per matmul (nil: all cores).

@@ -10,7 +10,7 @@ import NibbleGeneration
 struct GenerationController<Context: RequestContext>: Sendable {
     let validator: GenerationValidator
     let scheduler: Scheduler
-    let maxBodyBytes: Int
+    let body: BodyLimits
 
     func register(on router: Router<Context>) {
         router.post("/v1/completions") { request, _ in try await completions(request) }
@@ -32,7 +32,8 @@ struct GenerationController<Context: RequestContext>: Sendable {
     // MARK: - POST /v1/completions
 
     func completions(_ request: Request) async throws -> Response {
-        let dto = try await JSONBody.decode(CompletionRequestDTO.self, from: request, limit: maxBodyBytes)
+        var request = request
+        let dto = try await JSONBody.decode(CompletionRequestDTO.self, from: &request, limits: body)
         let validated = try validator.completion(dto)
         let events = try submit(validated, label: "/v1/completions")
         let id = Self.newId("cmpl-")
@@ -70,7 +71,8 @@ struct GenerationController<Context: RequestContext>: Sendable {
     // MARK: - POST /v1/chat/completions
 
     func chatCompletions(_ request: Request) async throws -> Response {
-        let dto = try await JSONBody.decode(ChatCompletionRequestDTO.self, from: request, limit: maxBodyBytes)
+        var request = request
+        let dto = try await JSONBody.decode(ChatCompletionRequestDTO.self, from: &request, limits: body)
         let validated = try validator.chat(dto)
         let events = try submit(validated, label: "/v1/chat/completions")
         let id = Self.newId("chatcmpl-")
@@ -110,7 +112,8 @@ struct GenerationController<Context: RequestContext>: Sendable {
     // MARK: - POST /completion (llama.cpp)
 
     func llamaCompletion(_ request: Request) async throws -> Response {
-        let dto = try await JSONBody.decode(LlamaCompletionRequestDTO.self, from: request, limit: maxBodyBytes)
+        var request = request
+        let dto = try await JSONBody.decode(LlamaCompletionRequestDTO.self, from: &request, limits: body)
         let validated = try validator.llamaCompletion(dto)
         let events = try submit(validated, label: "/completion")
         let promptCount = validated.promptTokens.count

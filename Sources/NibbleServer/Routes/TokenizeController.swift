@@ -3,7 +3,7 @@ import Hummingbird
 /// llama.cpp `/tokenize` and `/detokenize`, with the model's own tokenizer.
 struct TokenizeController<Context: RequestContext>: Sendable {
     let validator: GenerationValidator
-    let maxBodyBytes: Int
+    let body: BodyLimits
 
     func register(on router: Router<Context>) {
         router.post("/tokenize") { request, _ in try await tokenize(request) }
@@ -11,7 +11,8 @@ struct TokenizeController<Context: RequestContext>: Sendable {
     }
 
     func tokenize(_ request: Request) async throws -> Response {
-        let dto = try await JSONBody.decode(TokenizeRequestDTO.self, from: request, limit: maxBodyBytes)
+        var request = request
+        let dto = try await JSONBody.decode(TokenizeRequestDTO.self, from: &request, limits: body)
         guard let content = dto.content else { throw APIError.invalidParameter(name: "content", reason: "is required") }
         let (_, loaded) = try validator.resolve(dto.model)
         let tokens = loaded.tokenizer.encode(content, addSpecialTokens: dto.addSpecial ?? false)
@@ -23,7 +24,8 @@ struct TokenizeController<Context: RequestContext>: Sendable {
     }
 
     func detokenize(_ request: Request) async throws -> Response {
-        let dto = try await JSONBody.decode(DetokenizeRequestDTO.self, from: request, limit: maxBodyBytes)
+        var request = request
+        let dto = try await JSONBody.decode(DetokenizeRequestDTO.self, from: &request, limits: body)
         let tokens = dto.tokens ?? []
         let (_, loaded) = try validator.resolve(dto.model)
         let vocabulary = loaded.model.vocabularySize

@@ -2,19 +2,47 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// Reads a request body within the size limit and decodes it, turning every failure into an `APIError`
-/// that names the offending field.
+/// How much request body a handler accepts, and how long it waits for it.
+struct BodyLimits: Sendable {
+    /// 413 above this many bytes.
+    var maxBytes: Int
+    /// 408 when the body has not arrived in full by then.
+    var timeout: Duration
+}
+
+/// Reads a request body within the size and time limits and decodes it, turning every failure into an
+/// `APIError` that names the offending field.
 enum JSONBody {
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws(APIError) -> T {
+    /// Reads the body and puts the bytes back into `request`, so a streaming response can still watch the
+    /// connection for the client going away (`SSE.response`), which needs the request's original body stream.
+    static func decode<T: Decodable>(_ type: T.Type, from request: inout Request, limits: BodyLimits) async throws(APIError) -> T {
+        let limit = limits.maxBytes
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw .bodyTooLarge(limit: limit)
         }
         let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: limit) } catch is NIOTooManyBytesError {
+        do {
+            let body = request.body
+            buffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+                group.addTask { try await body.collect(upTo: limit) }
+                group.addTask {
+                    try await Task.sleep(for: limits.timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let body = first else {
+                    throw APIError.requestTimeout(seconds: limits.timeout.seconds)
+                }
+                return body
+            }
+        } catch let error as APIError {
+            throw error
+        } catch is NIOTooManyBytesError {
             throw .bodyTooLarge(limit: limit)
         } catch {
             throw .malformedJSON("could not read the body (\(error))")
         }
+        request.body = RequestBody(buffer: buffer)
         return try decode(type, from: Data(buffer.readableBytesView))
     }
 
@@ -23,10 +51,35 @@ enum JSONBody {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
+               let key = keyHoldingUndecodableValue(type, in: data) {
+                // Foundation reports a number that does not fit its field (2.5 or 1e30 for an integer) as
+                // invalid JSON at the root; name the field instead.
+                throw .invalidParameter(name: key, reason: "has a value of the wrong type or out of range (an integer is expected where the API takes one)")
+            }
             throw map(error)
         } catch {
             throw .malformedJSON("\(error)")
         }
+    }
+
+    /// The top-level key whose value makes decoding fail, found by leaving keys out one at a time (error path only).
+    static func keyHoldingUndecodableValue<T: Decodable>(_ type: T.Type, in data: Data) -> String? {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
+        for key in object.keys.sorted() {
+            var rest = object
+            rest[key] = nil
+            guard let trimmed = try? JSONSerialization.data(withJSONObject: rest) else { continue }
+            do {
+                _ = try JSONDecoder().decode(T.self, from: trimmed)
+                return key
+            } catch DecodingError.keyNotFound(let missing, let context) where context.codingPath.isEmpty && missing.stringValue == key {
+                return key
+            } catch {
+                continue
+            }
+        }
+        return nil
     }
 
     /// Decoding errors with a key path name the parameter; errors at the root mean the JSON itself is bad.
@@ -72,4 +125,9 @@ enum JSONBody {
             return "a valid value"
         }
     }
+}
+
+extension Duration {
+    /// The duration in seconds, for messages.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -1,25 +1,30 @@
 import Foundation
+import NibbleEngine
+import NibbleFormats
 import NibbleModels
 import NibbleTokenizer
+import Synchronization
 
 /// A tokenizer with three specials, 256 byte-fallback tokens and a few words, so tests can split text
 /// anywhere (even inside a UTF-8 character) and read ids by eye.
 ///
 /// Ids: 0 `<unk>`, 1 `<s>`, 2 `</s>`, 3...258 `<0x00>`...`<0xFF>`, then `words` from 259.
-struct FakeTokenizer: Tokenizer {
-    static let words = ["Hello", " world", "#", "##", " ###", "!", " Human", ":", "\n", " the"]
-    static let firstWord = 259
+public struct FakeTokenizer: Tokenizer {
+    public init() {}
 
-    var vocabularySize: Int { Self.firstWord + Self.words.count }
-    var bosTokenId: Int? { 1 }
-    var eosTokenId: Int? { 2 }
-    var addsBosToken: Bool { true }
+    public static let words = ["Hello", " world", "#", "##", " ###", "!", " Human", ":", "\n", " the"]
+    public static let firstWord = 259
 
-    static func word(_ text: String) -> Int { firstWord + words.firstIndex(of: text)! }
-    static func byte(_ value: UInt8) -> Int { 3 + Int(value) }
-    static func bytes(_ text: String) -> [Int] { text.utf8.map(byte) }
+    public var vocabularySize: Int { Self.firstWord + Self.words.count }
+    public var bosTokenId: Int? { 1 }
+    public var eosTokenId: Int? { 2 }
+    public var addsBosToken: Bool { true }
 
-    func encode(_ text: String, addSpecialTokens: Bool) -> [Int] {
+    public static func word(_ text: String) -> Int { firstWord + words.firstIndex(of: text)! }
+    public static func byte(_ value: UInt8) -> Int { 3 + Int(value) }
+    public static func bytes(_ text: String) -> [Int] { text.utf8.map(byte) }
+
+    public func encode(_ text: String, addSpecialTokens: Bool) -> [Int] {
         var ids = addSpecialTokens ? [1] : []
         var rest = Substring(text)
         while !rest.isEmpty {
@@ -35,7 +40,7 @@ struct FakeTokenizer: Tokenizer {
         return ids
     }
 
-    func decode(_ ids: [Int], skipSpecialTokens: Bool) -> String {
+    public func decode(_ ids: [Int], skipSpecialTokens: Bool) -> String {
         var bytes: [UInt8] = []
         for id in ids {
             switch id {
@@ -47,9 +52,9 @@ struct FakeTokenizer: Tokenizer {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    func tokenId(for token: String) -> Int? { (0..<vocabularySize).first { tokenString(for: $0) == token } }
+    public func tokenId(for token: String) -> Int? { (0..<vocabularySize).first { tokenString(for: $0) == token } }
 
-    func tokenString(for id: Int) -> String? {
+    public func tokenString(for id: Int) -> String? {
         switch id {
         case 0...2: return ["<unk>", "<s>", "</s>"][id]
         case 3..<Self.firstWord: return String(format: "<0x%02X>", id - 3)
@@ -58,7 +63,7 @@ struct FakeTokenizer: Tokenizer {
         }
     }
 
-    func isSpecial(_ id: Int) -> Bool { id <= 2 }
+    public func isSpecial(_ id: Int) -> Bool { id <= 2 }
 }
 
 /// A model that plays a fixed continuation, so generation tests can predict every token.
@@ -66,18 +71,18 @@ struct FakeTokenizer: Tokenizer {
 /// After the prompt, step `i` strongly prefers `script[i]`; past the script (or with an empty one) the logits
 /// are a smooth, seed-sensitive function of the last token. Steps are counted per cache, because the
 /// cache's position counter belongs to the real model implementation.
-final class ScriptedModel: LanguageModel, @unchecked Sendable {
-    let vocabularySize: Int
-    let maxContextLength: Int
-    let script: [Int]
-    let stepDelay: TimeInterval
+public final class ScriptedModel: LanguageModel, @unchecked Sendable {
+    public let vocabularySize: Int
+    public let maxContextLength: Int
+    public let script: [Int]
+    public let stepDelay: TimeInterval
     private let lock = NSLock()
     private var steps: [ObjectIdentifier: Int] = [:]
     private var caches: [KVCache] = []  // keeps identifiers unique while the model lives
     private var _forwardCalls = 0
-    var forwardCalls: Int { lock.withLock { _forwardCalls } }
+    public var forwardCalls: Int { lock.withLock { _forwardCalls } }
 
-    init(vocabularySize: Int = FakeTokenizer.firstWord + FakeTokenizer.words.count, maxContextLength: Int = 256,
+    public init(vocabularySize: Int = FakeTokenizer.firstWord + FakeTokenizer.words.count, maxContextLength: Int = 256,
          script: [Int] = [], stepDelay: TimeInterval = 0) {
         self.vocabularySize = vocabularySize
         self.maxContextLength = maxContextLength
@@ -85,13 +90,13 @@ final class ScriptedModel: LanguageModel, @unchecked Sendable {
         self.stepDelay = stepDelay
     }
 
-    func makeCache(capacity: Int) -> KVCache {
+    public func makeCache(capacity: Int) -> KVCache {
         let cache = KVCache(layerCount: 1, kvDim: 1, capacity: capacity)
         lock.withLock { caches.append(cache) }
         return cache
     }
 
-    func forward(_ tokens: [Int], cache: KVCache, allLogits: Bool) throws -> [Float] {
+    public func forward(_ tokens: [Int], cache: KVCache, allLogits: Bool) throws -> [Float] {
         let step: Int = lock.withLock {
             _forwardCalls += 1
             let step = steps[ObjectIdentifier(cache), default: 0]
@@ -108,12 +113,8 @@ final class ScriptedModel: LanguageModel, @unchecked Sendable {
 
 // MARK: - Engine fakes
 
-import NibbleEngine
-import NibbleFormats
-import Synchronization
-
 /// Wraps a fake model in the `LoadedModel` the server serves.
-func makeLoaded(_ model: ScriptedModel, name: String = "fake") throws -> LoadedModel {
+public func makeLoaded(_ model: ScriptedModel, name: String = "fake") throws -> LoadedModel {
     let config = try ModelConfig(json: Data("""
         {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8, "intermediate_size": 16,
          "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
@@ -126,18 +127,18 @@ func makeLoaded(_ model: ScriptedModel, name: String = "fake") throws -> LoadedM
 }
 
 /// Serves fixed fake models by name; optionally holds loading until `release()`.
-final class FakeProvider: ModelProviding {
-    let models: [String: ScriptedModel]
+public final class FakeProvider: ModelProviding {
+    public let models: [String: ScriptedModel]
     private let gate: Mutex<Bool>
 
-    init(_ models: [String: ScriptedModel], gated: Bool = false) {
+    public init(_ models: [String: ScriptedModel], gated: Bool = false) {
         self.models = models
         gate = Mutex(!gated)
     }
 
-    func release() { gate.withLock { $0 = true } }
+    public func release() { gate.withLock { $0 = true } }
 
-    func load(_ spec: ModelSpec, progress: @escaping @Sendable (Double, String) -> Void) throws -> LoadedModel {
+    public func load(_ spec: ModelSpec, progress: @escaping @Sendable (Double, String) -> Void) throws -> LoadedModel {
         progress(0.25, "loading weights")
         while !gate.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.005) }
         guard let model = models[spec.name] else { throw ModelError.invalidOptions("no fake named \(spec.name)") }
