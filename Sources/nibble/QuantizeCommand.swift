@@ -30,10 +30,10 @@ struct Quantize: ParsableCommand {
     }
 
     func run() throws {
-        guard var json = try modelOptions.quantizationJSON() else {
+        guard var json = try modelOptions.quantization.json() else {
             throw ValidationError("nothing to quantize: give --load-in-4bit (with --bnb-4bit-quant-type etc.) or --load-in-8bit")
         }
-        if let threshold = modelOptions.llmInt8Threshold,
+        if let threshold = modelOptions.quantization.llmInt8Threshold,
            var object = try JSONSerialization.jsonObject(with: json) as? [String: Any] {
             // The flag parses as Float; write the number as typed (6.1, not 6.099999904632568) into config.json.
             object["llm_int8_threshold"] = Double("\(threshold)") ?? Double(threshold)

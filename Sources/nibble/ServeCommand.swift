@@ -35,23 +35,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "PEFT LoRA adapter directory merged at load.")
     var lora: String?
 
-    @Flag(name: .customLong("load-in-8bit"), help: "Quantize linear layers to int8 at load (LLM.int8()).")
-    var loadIn8bit = false
-
-    @Flag(name: .customLong("load-in-4bit"), help: "Quantize linear layers to 4 bits at load.")
-    var loadIn4bit = false
-
-    @Option(name: .customLong("bnb-4bit-quant-type"), help: "4-bit data type: nf4 or fp4 (transformers' default fp4).")
-    var bnb4bitQuantType: String?
-
-    @Flag(name: .customLong("bnb-4bit-use-double-quant"), help: "Quantize the 4-bit absmax constants again.")
-    var bnb4bitUseDoubleQuant = false
-
-    @Option(name: .customLong("bnb-4bit-compute-dtype"), help: "Compute dtype for 4-bit layers (float32, bfloat16, float16).")
-    var bnb4bitComputeDtype: String?
-
-    @Option(name: .customLong("llm-int8-threshold"), help: "Outlier threshold for int8 (default 6.0).")
-    var llmInt8Threshold: Double?
+    @OptionGroup(title: "Quantization (transformers' BitsAndBytesConfig field names)")
+    var quantization: QuantizationOptions
 
     @Option(name: .long, help: "device_map: auto, cpu or disk.")
     var deviceMap: String?
@@ -128,23 +113,11 @@ struct Serve: AsyncParsableCommand {
         overrides.lora = lora
         overrides.deviceMap = deviceMap
         overrides.maxMemory = maxMemory.isEmpty ? nil : maxMemory
-        overrides.quantization = quantizationFlags()
+        overrides.quantization = try quantization.fields()
         do {
             return try ConfigurationLoader.load(file: file, environment: environment, overrides: overrides)
         } catch let error as ConfigurationError {
             throw CLIError("\(error)")
         }
-    }
-
-    /// The bitsandbytes flags as transformers' `quantization_config` keys (nil when none was given).
-    func quantizationFlags() -> [String: Any]? {
-        var fields: [String: Any] = [:]
-        if loadIn8bit { fields["load_in_8bit"] = true }
-        if loadIn4bit { fields["load_in_4bit"] = true }
-        if let bnb4bitQuantType { fields["bnb_4bit_quant_type"] = bnb4bitQuantType }
-        if bnb4bitUseDoubleQuant { fields["bnb_4bit_use_double_quant"] = true }
-        if let bnb4bitComputeDtype { fields["bnb_4bit_compute_dtype"] = bnb4bitComputeDtype }
-        if let llmInt8Threshold { fields["llm_int8_threshold"] = llmInt8Threshold }
-        return fields.isEmpty ? nil : fields
     }
 }

@@ -7,19 +7,6 @@ import NibbleTestFakes
 import Synchronization
 import Testing
 
-/// Wraps a fake model in the `LoadedModel` the engine serves.
-func makeLoaded(_ model: ScriptedModel, name: String = "fake") throws -> LoadedModel {
-    let config = try ModelConfig(json: Data("""
-        {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8, "intermediate_size": 16,
-         "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
-         "vocab_size": \(model.vocabularySize), "max_position_embeddings": \(model.maxContextLength),
-         "bos_token_id": 1, "eos_token_id": 2}
-        """.utf8))
-    return LoadedModel(directory: URL(fileURLWithPath: "/fake/\(name)"), model: model, tokenizer: FakeTokenizer(),
-                       adapter: LlamaAdapter(), config: config, generationConfig: GenerationConfig(),
-                       eosTokenIds: [2], memory: WeightMemoryReport())
-}
-
 func request(_ loaded: LoadedModel, maxNewTokens: Int = 8, ignoreEOS: Bool = true) -> GenerationRequest {
     var parameters = GenerationParameters()
     parameters.doSample = false
