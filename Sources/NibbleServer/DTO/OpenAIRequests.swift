@@ -1,7 +1,6 @@
-/// `POST /v1/completions` body (OpenAI, plus the common vLLM/llama.cpp extensions).
-struct CompletionRequestDTO: Decodable {
-    var model: String?
-    var prompt: PromptInput?
+/// The sampling and streaming fields both OpenAI generation bodies share (plus the common vLLM/llama.cpp
+/// extensions `top_k`, `min_p`, `repetition_penalty`, `ignore_eos`), decoded from the same JSON object.
+struct OpenAISamplingDTO: Decodable {
     var maxTokens: Int?
     var temperature: Double?
     var topP: Double?
@@ -15,14 +14,38 @@ struct CompletionRequestDTO: Decodable {
     var stream: Bool?
     var streamOptions: StreamOptionsDTO?
     var n: Int?
-    var echo: Bool?
     var ignoreEos: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case model, prompt, temperature, seed, stop, stream, n, echo
+        case temperature, seed, stop, stream, n
         case maxTokens = "max_tokens", topP = "top_p", topK = "top_k", minP = "min_p"
         case repetitionPenalty = "repetition_penalty", frequencyPenalty = "frequency_penalty"
         case presencePenalty = "presence_penalty", streamOptions = "stream_options", ignoreEos = "ignore_eos"
+    }
+
+    /// The fields for validation; `maxTokens` overrides `max_tokens` (chat's `max_completion_tokens`).
+    func fields(maxTokens override: Int? = nil) -> SamplingFields {
+        SamplingFields(maxTokens: override ?? maxTokens, temperature: temperature, topP: topP, topK: topK, minP: minP,
+                       repetitionPenalty: repetitionPenalty, frequencyPenalty: frequencyPenalty,
+                       presencePenalty: presencePenalty, seed: seed, stop: stop?.values, ignoreEOS: ignoreEos)
+    }
+}
+
+/// `POST /v1/completions` body.
+struct CompletionRequestDTO: Decodable {
+    var model: String?
+    var prompt: PromptInput?
+    var echo: Bool?
+    var sampling: OpenAISamplingDTO
+
+    enum CodingKeys: String, CodingKey { case model, prompt, echo }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        model = try container.decodeIfPresent(String.self, forKey: .model)
+        prompt = try container.decodeIfPresent(PromptInput.self, forKey: .prompt)
+        echo = try container.decodeIfPresent(Bool.self, forKey: .echo)
+        sampling = try OpenAISamplingDTO(from: decoder)
     }
 }
 
@@ -35,27 +58,17 @@ struct ChatCompletionRequestDTO: Decodable {
 
     var model: String?
     var messages: [Message]?
-    var maxTokens: Int?
     var maxCompletionTokens: Int?
-    var temperature: Double?
-    var topP: Double?
-    var topK: Int?
-    var minP: Double?
-    var repetitionPenalty: Double?
-    var frequencyPenalty: Double?
-    var presencePenalty: Double?
-    var seed: Int64?
-    var stop: StringOrList?
-    var stream: Bool?
-    var streamOptions: StreamOptionsDTO?
-    var n: Int?
-    var ignoreEos: Bool?
+    var sampling: OpenAISamplingDTO
 
-    enum CodingKeys: String, CodingKey {
-        case model, messages, temperature, seed, stop, stream, n
-        case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens", topP = "top_p", topK = "top_k"
-        case minP = "min_p", repetitionPenalty = "repetition_penalty", frequencyPenalty = "frequency_penalty"
-        case presencePenalty = "presence_penalty", streamOptions = "stream_options", ignoreEos = "ignore_eos"
+    enum CodingKeys: String, CodingKey { case model, messages, maxCompletionTokens = "max_completion_tokens" }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        model = try container.decodeIfPresent(String.self, forKey: .model)
+        messages = try container.decodeIfPresent([Message].self, forKey: .messages)
+        maxCompletionTokens = try container.decodeIfPresent(Int.self, forKey: .maxCompletionTokens)
+        sampling = try OpenAISamplingDTO(from: decoder)
     }
 }
 

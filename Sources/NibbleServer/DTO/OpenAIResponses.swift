@@ -17,27 +17,10 @@ struct UsageDTO: Encodable, Equatable {
     }
 }
 
-/// A `text_completion` object: the whole response, or one stream chunk.
-struct CompletionResponseDTO: Encodable {
-    struct Choice: Encodable {
-        var text: String
-        var index = 0
-        /// nil is written as `null` (a chunk that does not end the stream).
-        var finishReason: String?
-
-        enum CodingKeys: String, CodingKey { case text, index, logprobs, finishReason = "finish_reason" }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(text, forKey: .text)
-            try container.encode(index, forKey: .index)
-            try container.encodeNil(forKey: .logprobs)
-            try container.encode(finishReason, forKey: .finishReason)
-        }
-    }
-
+/// The OpenAI response envelope: a whole `text_completion` / `chat.completion`, or one stream chunk.
+struct OpenAIResponseDTO<Choice: Encodable>: Encodable {
     var id: String
-    var object = "text_completion"
+    var object: String
     var created: Int
     var model: String
     var choices: [Choice]
@@ -61,55 +44,51 @@ struct CompletionResponseDTO: Encodable {
     }
 }
 
-/// A `chat.completion` response or `chat.completion.chunk`.
-struct ChatCompletionResponseDTO: Encodable {
-    struct Message: Encodable {
-        var role: String?
-        var content: String?
-    }
+/// One `text_completion` choice.
+struct CompletionChoiceDTO: Encodable {
+    var text: String
+    var index = 0
+    /// nil is written as `null` (a chunk that does not end the stream).
+    var finishReason: String?
 
-    struct Choice: Encodable {
-        var index = 0
-        /// Whole responses carry `message`; chunks carry `delta`.
-        var message: Message?
-        var delta: Message?
-        var finishReason: String?
-
-        enum CodingKeys: String, CodingKey { case index, message, delta, logprobs, finishReason = "finish_reason" }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(index, forKey: .index)
-            try container.encodeIfPresent(message, forKey: .message)
-            try container.encodeIfPresent(delta, forKey: .delta)
-            try container.encodeNil(forKey: .logprobs)
-            try container.encode(finishReason, forKey: .finishReason)
-        }
-    }
-
-    var id: String
-    var object: String
-    var created: Int
-    var model: String
-    var choices: [Choice]
-    var usage: UsageDTO?
-    var alwaysWriteUsage = false
-    var timings: TimingsDTO?
-
-    enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage, timings, systemFingerprint = "system_fingerprint" }
+    enum CodingKeys: String, CodingKey { case text, index, logprobs, finishReason = "finish_reason" }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(object, forKey: .object)
-        try container.encode(created, forKey: .created)
-        try container.encode(model, forKey: .model)
-        try container.encode(ServerInfo.fingerprint, forKey: .systemFingerprint)
-        try container.encode(choices, forKey: .choices)
-        if alwaysWriteUsage { try container.encode(usage, forKey: .usage) } else { try container.encodeIfPresent(usage, forKey: .usage) }
-        try container.encodeIfPresent(timings, forKey: .timings)
+        try container.encode(text, forKey: .text)
+        try container.encode(index, forKey: .index)
+        try container.encodeNil(forKey: .logprobs)
+        try container.encode(finishReason, forKey: .finishReason)
     }
 }
+
+/// A chat message or a stream delta.
+struct ChatMessageDTO: Encodable {
+    var role: String?
+    var content: String?
+}
+
+/// One `chat.completion` choice: whole responses carry `message`, chunks carry `delta`.
+struct ChatChoiceDTO: Encodable {
+    var index = 0
+    var message: ChatMessageDTO?
+    var delta: ChatMessageDTO?
+    var finishReason: String?
+
+    enum CodingKeys: String, CodingKey { case index, message, delta, logprobs, finishReason = "finish_reason" }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(index, forKey: .index)
+        try container.encodeIfPresent(message, forKey: .message)
+        try container.encodeIfPresent(delta, forKey: .delta)
+        try container.encodeNil(forKey: .logprobs)
+        try container.encode(finishReason, forKey: .finishReason)
+    }
+}
+
+typealias CompletionResponseDTO = OpenAIResponseDTO<CompletionChoiceDTO>
+typealias ChatCompletionResponseDTO = OpenAIResponseDTO<ChatChoiceDTO>
 
 /// `GET /v1/models`.
 struct ModelListDTO: Encodable {

@@ -39,7 +39,7 @@ struct GenerationController<Context: RequestContext>: Sendable {
         let id = Self.newId("cmpl-")
         let created = Self.now
         @Sendable func response(text: String, finish: String?, usage: UsageDTO?, timings: TimingsDTO? = nil) -> CompletionResponseDTO {
-            CompletionResponseDTO(id: id, created: created, model: validated.modelName,
+            CompletionResponseDTO(id: id, object: "text_completion", created: created, model: validated.modelName,
                                   choices: [.init(text: text, finishReason: finish)], usage: usage,
                                   alwaysWriteUsage: validated.stream && validated.includeUsage, timings: timings)
         }
@@ -77,7 +77,7 @@ struct GenerationController<Context: RequestContext>: Sendable {
         let events = try submit(validated, label: "/v1/chat/completions")
         let id = Self.newId("chatcmpl-")
         let created = Self.now
-        @Sendable func chunk(_ delta: ChatCompletionResponseDTO.Message?, finish: String?, usage: UsageDTO?,
+        @Sendable func chunk(_ delta: ChatMessageDTO?, finish: String?, usage: UsageDTO?,
                    timings: TimingsDTO? = nil) -> ChatCompletionResponseDTO {
             ChatCompletionResponseDTO(id: id, object: "chat.completion.chunk", created: created, model: validated.modelName,
                                       choices: delta.map { [.init(delta: $0, finishReason: finish)] } ?? [],

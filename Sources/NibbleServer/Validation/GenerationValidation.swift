@@ -46,19 +46,17 @@ struct GenerationValidator: Sendable {
     // MARK: - Endpoints
 
     func completion(_ dto: CompletionRequestDTO) throws(APIError) -> ValidatedGeneration {
-        if let n = dto.n, n != 1 { throw .invalidParameter(name: "n", reason: "only n = 1 is supported") }
+        let sampling = dto.sampling
+        if let n = sampling.n, n != 1 { throw .invalidParameter(name: "n", reason: "only n = 1 is supported") }
         if dto.echo == true { throw .invalidParameter(name: "echo", reason: "echo is not supported") }
         guard let prompt = dto.prompt else { throw .invalidParameter(name: "prompt", reason: "is required") }
-        let fields = SamplingFields(
-            maxTokens: dto.maxTokens, temperature: dto.temperature, topP: dto.topP, topK: dto.topK, minP: dto.minP,
-            repetitionPenalty: dto.repetitionPenalty, frequencyPenalty: dto.frequencyPenalty,
-            presencePenalty: dto.presencePenalty, seed: dto.seed, stop: dto.stop?.values, ignoreEOS: dto.ignoreEos)
-        return try build(model: dto.model, prompt: prompt, fields: fields, extraStops: [],
-                         stream: dto.stream ?? false, includeUsage: dto.streamOptions?.includeUsage ?? false)
+        return try build(model: dto.model, prompt: prompt, fields: sampling.fields(), extraStops: [],
+                         stream: sampling.stream ?? false, includeUsage: sampling.streamOptions?.includeUsage ?? false)
     }
 
     func chat(_ dto: ChatCompletionRequestDTO) throws(APIError) -> ValidatedGeneration {
-        if let n = dto.n, n != 1 { throw .invalidParameter(name: "n", reason: "only n = 1 is supported") }
+        let sampling = dto.sampling
+        if let n = sampling.n, n != 1 { throw .invalidParameter(name: "n", reason: "only n = 1 is supported") }
         guard let messages = dto.messages, !messages.isEmpty else {
             throw .invalidParameter(name: "messages", reason: "must be a non-empty list")
         }
@@ -68,14 +66,10 @@ struct GenerationValidator: Sendable {
         let (name, loaded) = try resolve(dto.model)
         let chat = messages.map { ChatMessage(role: $0.role, content: $0.content?.text ?? "") }
         let prompt = loaded.adapter.chatPrompt(chat)
-        let fields = SamplingFields(
-            maxTokens: dto.maxCompletionTokens ?? dto.maxTokens, temperature: dto.temperature, topP: dto.topP,
-            topK: dto.topK, minP: dto.minP, repetitionPenalty: dto.repetitionPenalty,
-            frequencyPenalty: dto.frequencyPenalty, presencePenalty: dto.presencePenalty, seed: dto.seed,
-            stop: dto.stop?.values, ignoreEOS: dto.ignoreEos)
-        return try build(name: name, loaded: loaded, prompt: .text(prompt), fields: fields,
-                         extraStops: loaded.adapter.defaultStopStrings, stream: dto.stream ?? false,
-                         includeUsage: dto.streamOptions?.includeUsage ?? false)
+        return try build(name: name, loaded: loaded, prompt: .text(prompt),
+                         fields: sampling.fields(maxTokens: dto.maxCompletionTokens),
+                         extraStops: loaded.adapter.defaultStopStrings, stream: sampling.stream ?? false,
+                         includeUsage: sampling.streamOptions?.includeUsage ?? false)
     }
 
     func llamaCompletion(_ dto: LlamaCompletionRequestDTO) throws(APIError) -> ValidatedGeneration {
