@@ -35,7 +35,7 @@ let package = Package(
         .target(
             name: "NibbleServer",
             dependencies: [
-                "NibbleEngine", "NibbleGeneration", "NibbleModels", "NibbleQuant", "NibbleTokenizer",
+                "NibbleEngine", "NibbleGeneration", "NibbleModels", "NibbleQuant", "NibbleTokenizer", "NibbleFormats",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(
             name: "NibbleServerTests",
             dependencies: [
-                "NibbleServer", "NibbleEngine", "NibbleTestSupport", "NibbleTestFakes",
+                "NibbleServer", "NibbleEngine", "NibbleModels", "NibbleQuant", "NibbleTestSupport", "NibbleTestFakes",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),

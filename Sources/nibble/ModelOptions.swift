@@ -89,16 +89,11 @@ struct CLIError: Error, CustomStringConvertible {
 
 /// A model argument as a directory: an existing path, else `ORG/NAME[@REVISION]` found in the hub cache (offline).
 func resolveModelDirectory(_ model: String) throws -> URL {
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory), isDirectory.boolValue {
-        return URL(fileURLWithPath: model, isDirectory: true)
+    do {
+        return try ModelLocation.resolve(model, currentDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+    } catch HubError.invalidRepoId {
+        throw CLIError("model directory \(model) not found")
+    } catch {
+        throw CLIError("\(error)")
     }
-    let parts = model.split(separator: "@", maxSplits: 1).map(String.init)
-    if let repo = try? HubRepoId(parsing: parts[0]), !model.hasPrefix("."), !model.hasPrefix("/") {
-        let cache = HubCache.fromEnvironment()
-        let revision = parts.count > 1 ? parts[1] : "main"
-        if let snapshot = cache.snapshot(repo, revision: revision) { return snapshot }
-        throw CLIError("\(HubError.notCached(repo: repo.description, revision: revision, cache: cache.root.path))")
-    }
-    throw CLIError("model directory \(model) not found")
 }

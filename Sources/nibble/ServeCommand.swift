@@ -107,7 +107,7 @@ struct Serve: AsyncParsableCommand {
         overrides.idleTimeoutSeconds = idleTimeout
         overrides.requestTimeoutSeconds = requestTimeout
         overrides.threads = threads
-        if let model { overrides.modelPath = try resolveModelDirectory(model).path }
+        overrides.modelPath = model
         overrides.modelName = modelName
         overrides.adapter = adapter
         overrides.lora = lora

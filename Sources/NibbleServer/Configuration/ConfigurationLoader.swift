@@ -1,5 +1,6 @@
 import Foundation
 import NibbleEngine
+import NibbleFormats
 import NibbleModels
 import Yams
 
@@ -63,10 +64,10 @@ public enum ConfigurationLoader {
             do { text = try String(contentsOf: file, encoding: .utf8) } catch {
                 throw ConfigurationError(key: file.path, reason: "cannot read the file (\(error.localizedDescription))")
             }
-            configuration = try parse(yaml: text, currentDirectory: currentDirectory)
+            configuration = try parse(yaml: text, currentDirectory: currentDirectory, environment: environment)
         }
         try applyEnvironment(environment, to: &configuration, currentDirectory: currentDirectory)
-        try apply(overrides, to: &configuration, currentDirectory: currentDirectory)
+        try apply(overrides, to: &configuration, currentDirectory: currentDirectory, environment: environment)
         if configuration.models.isEmpty {
             configuration.models = [ModelConfiguration(
                 name: embeddedModelName, path: resolve(embeddedModelPath, against: currentDirectory))]
@@ -75,7 +76,8 @@ public enum ConfigurationLoader {
     }
 
     /// Parses YAML (JSON is valid YAML) into a configuration.
-    public static func parse(yaml text: String, currentDirectory: URL) throws -> ServerConfiguration {
+    public static func parse(yaml text: String, currentDirectory: URL,
+                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
         let raw: Any?
         do { raw = try Yams.load(yaml: text) } catch {
             throw ConfigurationError(key: "(file)", reason: "not valid YAML: \(error)")
@@ -101,7 +103,8 @@ public enum ConfigurationLoader {
         }
         if let models = root["models"] {
             for (name, node) in try models.orderedObject() {
-                configuration.models.append(try parseModel(name: name, node: node, currentDirectory: currentDirectory))
+                configuration.models.append(try parseModel(name: name, node: node, currentDirectory: currentDirectory,
+                                                           environment: environment))
             }
         }
         return configuration
@@ -109,12 +112,15 @@ public enum ConfigurationLoader {
 
     // MARK: - Sections
 
-    private static func parseModel(name: String, node: Node, currentDirectory: URL) throws -> ModelConfiguration {
+    private static func parseModel(name: String, node: Node, currentDirectory: URL,
+                                   environment: [String: String]) throws -> ModelConfiguration {
         let section = try node.object()
         guard let pathNode = section["path"] else {
             throw ConfigurationError(key: "models.\(name).path", reason: "is required (the checkpoint directory)")
         }
-        var model = ModelConfiguration(name: name, path: resolve(try pathNode.string(), against: currentDirectory))
+        let path = try modelDirectory(try pathNode.string(), key: pathNode.path, currentDirectory: currentDirectory,
+                                      environment: environment)
+        var model = ModelConfiguration(name: name, path: path)
         if let value = section["adapter"] {
             model.adapter = try value.string()
             guard ModelAdapters.named(model.adapter) != nil else {
@@ -180,11 +186,11 @@ public enum ConfigurationLoader {
         overrides.idleTimeoutSeconds = try int("NIBBLE_IDLE_TIMEOUT", 1...86_400).map(Double.init)
         overrides.requestTimeoutSeconds = try int("NIBBLE_REQUEST_TIMEOUT", 1...86_400).map(Double.init)
         overrides.modelPath = value("NIBBLE_MODEL")
-        try apply(overrides, to: &configuration, currentDirectory: currentDirectory)
+        try apply(overrides, to: &configuration, currentDirectory: currentDirectory, environment: environment)
     }
 
     private static func apply(_ overrides: ConfigurationOverrides, to configuration: inout ServerConfiguration,
-                              currentDirectory: URL) throws {
+                              currentDirectory: URL, environment: [String: String]) throws {
         if let host = overrides.host { configuration.host = host }
         if let port = overrides.port { configuration.port = port }
         if let keys = overrides.apiKeys { configuration.apiKeys = keys.filter { !$0.isEmpty } }
@@ -204,8 +210,10 @@ public enum ConfigurationLoader {
                 retryAfterSeconds: configuration.limits.retryAfterSeconds)
         }
         if let path = overrides.modelPath {
-            let url = resolve(path, against: currentDirectory)
-            configuration.models = [ModelConfiguration(name: overrides.modelName ?? url.lastPathComponent, path: url)]
+            let url = try modelDirectory(path, key: "--model", currentDirectory: currentDirectory, environment: environment)
+            // A hub id names the model as written (ORG/NAME); a directory by its last component.
+            let inCache = url != resolve(path, against: currentDirectory)
+            configuration.models = [ModelConfiguration(name: overrides.modelName ?? (inCache ? path : url.lastPathComponent), path: url)]
         } else if let name = overrides.modelName, !configuration.models.isEmpty {
             configuration.models[0].name = name
         }
@@ -242,6 +250,19 @@ public enum ConfigurationLoader {
             }
         }
         configuration.models[0] = model
+    }
+
+    /// A model path: a directory, or a hub id `ORG/NAME[@REVISION]` already in the hub cache. A path that is
+    /// neither is kept as written, so `nibble serve` reports the missing directory by name.
+    static func modelDirectory(_ text: String, key: String, currentDirectory: URL,
+                               environment: [String: String]) throws -> URL {
+        do {
+            return try ModelLocation.resolve(text, currentDirectory: currentDirectory, environment: environment)
+        } catch HubError.invalidRepoId {
+            return resolve(text, against: currentDirectory)
+        } catch {
+            throw ConfigurationError(key: key, reason: "\(error)")
+        }
     }
 
     static func resolve(_ path: String, against directory: URL) -> URL {
