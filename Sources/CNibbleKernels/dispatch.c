@@ -51,3 +51,63 @@ void nibble_f16_to_f32(nibble_impl impl, const uint16_t *src, float *dst, size_t
     (void)impl;
     for (size_t i = 0; i < n; i++) dst[i] = nibble_half_to_float(src[i]);
 }
+
+void nibble_round_f32(nibble_impl impl, nibble_round_format format, const float *src, float *dst, size_t n) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (impl == NIBBLE_IMPL_AVX2) {
+        nibble_round_f32_avx2(format, src, dst, n);
+        return;
+    }
+#endif
+    (void)impl;
+    for (size_t i = 0; i < n; i++) dst[i] = nibble_round(format, src[i]);
+}
+
+void nibble_matmul_i8(nibble_impl impl, const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n,
+                      size_t o_begin, size_t o_end, int32_t *y, size_t ldy) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (impl == NIBBLE_IMPL_AVX2) {
+        nibble_matmul_i8_avx2(a, rows, lda, b, n, o_begin, o_end, NULL, NULL, 0, y, NULL, ldy);
+        return;
+    }
+#endif
+    (void)impl;
+    nibble_matmul_i8_scalar(a, rows, lda, b, n, o_begin, o_end, NULL, NULL, 0, y, NULL, ldy);
+}
+
+void nibble_matmul_i8_scaled(nibble_impl impl, const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n,
+                             size_t o_begin, size_t o_end, const float *row_scale, const float *col_scale, float k,
+                             float *y, size_t ldy) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (impl == NIBBLE_IMPL_AVX2) {
+        nibble_matmul_i8_avx2(a, rows, lda, b, n, o_begin, o_end, row_scale, col_scale, k, NULL, y, ldy);
+        return;
+    }
+#endif
+    (void)impl;
+    nibble_matmul_i8_scalar(a, rows, lda, b, n, o_begin, o_end, row_scale, col_scale, k, NULL, y, ldy);
+}
+
+void nibble_matmul_4bit(nibble_impl impl, const nibble_4bit_weight *w, const float *x, size_t rows, size_t ldx,
+                        size_t o_begin, size_t o_end, float *y, size_t ldy) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (impl == NIBBLE_IMPL_AVX2) {
+        nibble_matmul_4bit_avx2(w, x, rows, ldx, o_begin, o_end, y, ldy);
+        return;
+    }
+#endif
+    (void)impl;
+    nibble_matmul_4bit_scalar(w, x, rows, ldx, o_begin, o_end, y, ldy);
+}
+
+void nibble_quantize_i8_rows(nibble_impl impl, const float *x, size_t rows, size_t n, float threshold, int8_t *q,
+                             float *absmax) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (impl == NIBBLE_IMPL_AVX2) {
+        nibble_quantize_i8_rows_avx2(x, rows, n, threshold, q, absmax);
+        return;
+    }
+#endif
+    (void)impl;
+    nibble_quantize_i8_rows_scalar(x, rows, n, threshold, q, absmax);
+}

@@ -2,6 +2,7 @@
 #define NIBBLE_KERNELS_INTERNAL_H
 
 #include "nibble_kernels.h"
+#include <math.h>
 #include <string.h>
 
 /// Weight rows per cache block: a block (at most 32 KiB of f32, 16 KiB of halves at n = 512; more for wider
@@ -45,6 +46,96 @@ static inline float nibble_bf16_to_float(uint16_t b) {
     return out;
 }
 
+/// float32 to IEEE half bits, round to nearest even (overflow to infinity, NaN kept quiet).
+static inline uint16_t nibble_float_to_half(float value) {
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    uint16_t sign = (uint16_t)((bits >> 16) & 0x8000);
+    int exponent = (int)((bits >> 23) & 0xFF);
+    uint32_t mantissa = bits & 0x007FFFFFu;
+    if (exponent == 0xFF) return sign | 0x7C00 | (mantissa ? 0x0200 | (uint16_t)(mantissa >> 13) : 0);
+    int half_exponent = exponent - 127 + 15;
+    if (half_exponent >= 0x1F) return sign | 0x7C00;
+    if (half_exponent <= 0) {
+        if (half_exponent < -10) return sign;
+        mantissa |= 0x00800000u;
+        uint32_t shift = (uint32_t)(14 - half_exponent);
+        uint32_t truncated = mantissa >> shift, remainder = mantissa & ((1u << shift) - 1);
+        uint32_t halfway = 1u << (shift - 1);
+        if (remainder > halfway || (remainder == halfway && (truncated & 1))) truncated++;
+        return sign | (uint16_t)truncated;
+    }
+    uint32_t result = (uint32_t)half_exponent << 10 | (mantissa >> 13);
+    uint32_t remainder = mantissa & 0x1FFF;
+    if (remainder > 0x1000 || (remainder == 0x1000 && (result & 1))) result++;  // a carry into the exponent is right
+    return sign | (uint16_t)result;
+}
+
+/// float32 rounded to bfloat16 (nearest even; NaN kept quiet) and widened back.
+static inline float nibble_round_bf16(float value) {
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    if (value != value) {
+        bits = (bits | 0x00400000u) & 0xFFFF0000u;
+    } else {
+        bits = (bits + 0x7FFFu + ((bits >> 16) & 1)) & 0xFFFF0000u;
+    }
+    float out;
+    memcpy(&out, &bits, sizeof out);
+    return out;
+}
+
+/// `value` rounded to `format` and widened back.
+static inline float nibble_round(nibble_round_format format, float value) {
+    switch (format) {
+    case NIBBLE_ROUND_F16: return nibble_half_to_float(nibble_float_to_half(value));
+    case NIBBLE_ROUND_BF16: return nibble_round_bf16(value);
+    default: return value;
+    }
+}
+
+/// Absmax of 4-bit block `b`, reconstructed from double quantization when needed. Multiply then add, never
+/// fused, so it equals the reconstruction done elsewhere bit for bit.
+static inline float nibble_4bit_block_scale(const nibble_4bit_weight *w, size_t b) {
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+    if (w->absmax) return w->absmax[b];
+    float scaled = w->absmax_code[w->absmax_codes[b]] * w->nested_absmax[b / w->nested_blocksize];
+    return scaled + w->offset;
+}
+
+/// The body of `nibble_quantize_i8_rows`, compiled once per target so the vector build inlines rounding.
+/// `m >= am` keeps the current maximum when m is NaN, as the reference's max does.
+#define NIBBLE_QUANTIZE_I8_ROWS_BODY(x, rows, n, threshold, q, absmax, ROUND)                              \
+    for (size_t r = 0; r < (rows); r++) {                                                                  \
+        const float *xr = (x) + r * (n);                                                                   \
+        int8_t *qr = (q) + r * (n);                                                                        \
+        float am = 0;                                                                                      \
+        for (size_t c = 0; c < (n); c++) {                                                                 \
+            float v = xr[c];                                                                               \
+            if ((threshold) > 0 && fabsf(v) >= (threshold)) v = 0;                                         \
+            float m = fabsf(v);                                                                            \
+            am = m >= am ? m : am;                                                                         \
+        }                                                                                                  \
+        (absmax)[r] = am;                                                                                  \
+        float scale = (1 / am) * 127;                                                                      \
+        for (size_t c = 0; c < (n); c++) {                                                                 \
+            float v = xr[c];                                                                               \
+            if ((threshold) > 0 && fabsf(v) >= (threshold)) v = 0;                                         \
+            float t = ROUND(v * scale);                                                                    \
+            qr[c] = t != t ? 0 : (int8_t)(t > 127 ? 127 : t < -127 ? -127 : t);                            \
+        }                                                                                                  \
+    }
+
+void nibble_matmul_i8_scalar(const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n, size_t o_begin,
+                             size_t o_end, const float *row_scale, const float *col_scale, float k, int32_t *yi,
+                             float *yf, size_t ldy);
+void nibble_quantize_i8_rows_scalar(const float *x, size_t rows, size_t n, float threshold, int8_t *q,
+                                     float *absmax);
+void nibble_matmul_4bit_scalar(const nibble_4bit_weight *w, const float *x, size_t rows, size_t ldx, size_t o_begin,
+                               size_t o_end, float *y, size_t ldy);
+
 void nibble_matmul_scalar(nibble_weight_format format, const float *x, size_t rows, size_t ldx, const void *w,
                           size_t n, size_t o_begin, size_t o_end, float *y, size_t ldy);
 float nibble_dot_f32_scalar(const float *a, const float *b, size_t n);
@@ -56,6 +147,13 @@ void nibble_matmul_avx2(nibble_weight_format format, const float *x, size_t rows
 float nibble_dot_f32_avx2(const float *a, const float *b, size_t n);
 void nibble_axpy_f32_avx2(float *y, float alpha, const float *x, size_t n);
 void nibble_f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n);
+void nibble_matmul_i8_avx2(const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n, size_t o_begin,
+                           size_t o_end, const float *row_scale, const float *col_scale, float k, int32_t *yi,
+                           float *yf, size_t ldy);
+void nibble_matmul_4bit_avx2(const nibble_4bit_weight *w, const float *x, size_t rows, size_t ldx, size_t o_begin,
+                             size_t o_end, float *y, size_t ldy);
+void nibble_quantize_i8_rows_avx2(const float *x, size_t rows, size_t n, float threshold, int8_t *q, float *absmax);
+void nibble_round_f32_avx2(nibble_round_format format, const float *src, float *dst, size_t n);
 #endif
 
 #endif

@@ -1,25 +1,53 @@
-/// Hot loops of 4-bit matmuls.
+import CNibbleKernels
+
+/// Hot loops of 4-bit matmuls (C kernels: AVX2 with a portable fallback).
 public enum FourBitKernels {
-    /// y (rows, out) = x (rows, in) · dequant(W)ᵀ, W stored as packed nibbles ((out*in+1)/2) with per-block absmax.
-    /// Each weight row is dequantized once into a scratch row (in) and dotted with every input row.
-    public static func matmul(packed: UnsafePointer<UInt8>, absmax: UnsafePointer<Float>, code: UnsafePointer<Float>,
-                              blocksize: Int, outFeatures: Int, inFeatures: Int, round: (Float) -> Float,
-                              x: UnsafePointer<Float>, rows: Int, y: UnsafeMutablePointer<Float>) {
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: inFeatures)  // (in) one dequantized row
-        defer { scratch.deallocate() }
-        for o in 0..<outFeatures {
-            let base = o * inFeatures
-            for j in 0..<inFeatures {
-                let i = base + j
-                let byte = packed[i >> 1]
-                let nib = (i & 1) == 0 ? byte >> 4 : byte & 0x0F
-                scratch[j] = round(code[Int(nib)] * absmax[i / blocksize])
-            }
-            for r in 0..<rows {
-                let xr = x + r * inFeatures
-                var acc: Float = 0
-                for j in 0..<inFeatures { acc += xr[j] * scratch[j] }
-                y[r * outFeatures + o] = acc
+    /// Where the absmax of each 4-bit block comes from.
+    public enum BlockScales {
+        /// `(blocks)` float32 absmax.
+        case plain(UnsafePointer<Float>)
+        /// Double quantization: absmax[b] = code[codes[b]] · nested[b / nestedBlocksize] + offset, rebuilt per
+        /// block inside the kernel (multiply then add, unfused) so no float copy of the absmax is kept.
+        /// - codes: `(blocks)`; code: `(256)`; nested: `(ceil(blocks / nestedBlocksize))`.
+        case nested(codes: UnsafePointer<UInt8>, code: UnsafePointer<Float>, nested: UnsafePointer<Float>,
+                    nestedBlocksize: Int, offset: Float)
+    }
+
+    /// y (rows, out) = x (rows, in) · dequant(W)ᵀ for W stored as packed nibbles `((out·in + 1) / 2)` (first
+    /// element in the high nibble) with one absmax per `blocksize` elements of the flattened matrix.
+    ///
+    /// Each dequantized weight is `compute.round(code[q] · absmax)`, exactly as a full dequantization gives
+    /// it; only the order of the float sums differs between paths. `x` must already be rounded to `compute`.
+    /// - code: `(16)`; x: `(rows, in)`; y: `(rows, out)`.
+    public static func matmul(packed: UnsafePointer<UInt8>, code: UnsafePointer<Float>, blocksize: Int,
+                              scales: BlockScales, compute: FloatRounding, outFeatures: Int, inFeatures: Int,
+                              x: UnsafePointer<Float>, rows: Int, y: UnsafeMutablePointer<Float>,
+                              path: KernelPath = .current) {
+        guard rows > 0, outFeatures > 0 else { return }
+        var weight = nibble_4bit_weight()
+        weight.packed = packed
+        weight.code = code
+        weight.blocksize = blocksize
+        switch scales {
+        case .plain(let absmax):
+            weight.absmax = absmax
+        case .nested(let codes, let table, let nested, let nestedBlocksize, let offset):
+            weight.absmax_codes = codes
+            weight.absmax_code = table
+            weight.nested_absmax = nested
+            weight.nested_blocksize = nestedBlocksize
+            weight.offset = offset
+        }
+        weight.compute = compute.format
+        weight.out = outFeatures
+        weight.n = inFeatures
+        let implementation = path.implementation
+        // Decoding costs a few operations per weight on top of the multiply-add, so even one input row is
+        // worth splitting early.
+        withUnsafePointer(to: &weight) { w in
+            Parallel.forRangeBalanced(outFeatures, work: 4 * outFeatures * inFeatures * rows, granularity: 4) { range in
+                nibble_matmul_4bit(implementation, w, x, rows, inFeatures, range.lowerBound, range.upperBound, y,
+                                   outFeatures)
             }
         }
     }

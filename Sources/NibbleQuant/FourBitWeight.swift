@@ -2,8 +2,8 @@ import NibbleKernels
 
 /// A 4-bit (NF4/FP4) linear weight, optionally with double-quantized absmax.
 ///
-/// The matmul dequantizes one weight row at a time into a scratch row and reuses it for every input row;
-/// the full float matrix is never materialized.
+/// The matmul decodes codes inside the kernel (fused with the dot product for one input row, a cache-sized
+/// block of weight rows at a time for several); the full float matrix is never materialized.
 public struct FourBitWeight: LinearWeight, Sendable {
     public let outFeatures: Int
     public let inFeatures: Int
@@ -68,22 +68,59 @@ public struct FourBitWeight: LinearWeight, Sendable {
     }
 
     public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        let scales = blockAbsmax()  // (blocks) f32, small next to the codes
-        var xc = [Float](repeating: 0, count: rows * inFeatures)  // (rows, in) input in compute dtype
-        for i in 0..<(rows * inFeatures) { xc[i] = computeDType.round(x[i]) }
-        let code = quantType.code
-        let dtype = computeDType
-        xc.withUnsafeBufferPointer { xp in
-            scales.withUnsafeBufferPointer { sp in
-                packed.withUnsafeBufferPointer { pp in
-                    code.withUnsafeBufferPointer { cp in
-                        FourBitKernels.matmul(packed: pp.baseAddress!, absmax: sp.baseAddress!, code: cp.baseAddress!,
-                                              blocksize: blocksize, outFeatures: outFeatures, inFeatures: inFeatures,
-                                              round: { dtype.round($0) },
-                                              x: xp.baseAddress!, rows: rows, y: y)
+        apply(x, rows: rows, into: y, path: .current)
+    }
+
+    /// `apply` on a chosen kernel path (tests compare the vector path with the portable one). The weights are
+    /// decoded inside the kernel, double-quantized absmax included, so nothing proportional to the weight is
+    /// allocated per call.
+    public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, path: KernelPath) {
+        guard rows > 0, outFeatures > 0 else { return }
+        guard inFeatures > 0 else {
+            y.initialize(repeating: 0, count: rows * outFeatures)
+            return
+        }
+        let count = rows * inFeatures
+        let rounding = computeDType.rounding
+        var rounded: UnsafeMutablePointer<Float>? = nil  // (rows, in) input in the compute dtype
+        if rounding != .f32 {
+            rounded = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            rounding.round(x, into: rounded!, count: count, path: path)
+        }
+        defer { rounded?.deallocate() }
+        let xc = rounded.map { UnsafePointer($0) } ?? x
+        let (out, inF, blocksize) = (outFeatures, inFeatures, self.blocksize)
+        let run = { (packed: UnsafePointer<UInt8>, code: UnsafePointer<Float>, scales: FourBitKernels.BlockScales) in
+            FourBitKernels.matmul(packed: packed, code: code, blocksize: blocksize, scales: scales, compute: rounding,
+                                  outFeatures: out, inFeatures: inF, x: xc, rows: rows, y: y, path: path)
+        }
+        packed.withUnsafeBufferPointer { pp in
+            quantType.code.withUnsafeBufferPointer { cp in
+                if let nested {
+                    nested.codes.withUnsafeBufferPointer { qp in
+                        nested.nestedAbsmax.withUnsafeBufferPointer { np in
+                            CodeTables.dynamic8bit.withUnsafeBufferPointer { tp in
+                                run(pp.baseAddress!, cp.baseAddress!,
+                                    .nested(codes: qp.baseAddress!, code: tp.baseAddress!, nested: np.baseAddress!,
+                                            nestedBlocksize: nested.blocksize, offset: nested.offset))
+                            }
+                        }
                     }
+                } else {
+                    absmax.withUnsafeBufferPointer { ap in run(pp.baseAddress!, cp.baseAddress!, .plain(ap.baseAddress!)) }
                 }
             }
+        }
+    }
+}
+
+extension ComputeDType {
+    /// The kernels' name for this dtype's rounding.
+    var rounding: FloatRounding {
+        switch self {
+        case .float32: return .f32
+        case .float16: return .f16
+        case .bfloat16: return .bf16
         }
     }
 }

@@ -97,7 +97,68 @@ public struct Int8Weight: LinearWeight, Sendable {
     }
 
     public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        let result = forward(x, rows: rows)
-        for i in 0..<(rows * outFeatures) { y[i] = result.output[i] }
+        apply(x, rows: rows, into: y, path: .current)
+    }
+
+    /// The same output as `forward(x, rows:).output`, bit for bit, without keeping its intermediates: the
+    /// int8 product is dequantized inside the kernel and the outlier columns are added per output chunk.
+    public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, path: KernelPath) {
+        let n = inFeatures, m = outFeatures, count = rows * n
+        guard rows > 0, m > 0 else { return }
+        guard n > 0 else {
+            y.initialize(repeating: 0, count: rows * m)  // an empty sum, as `forward` gives
+            return
+        }
+        let xh = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))  // (rows, in) input rounded to fp16
+        defer { xh.deallocate() }
+        FloatRounding.f16.round(x, into: xh, count: count, path: path)
+        let threshold = self.threshold
+        var cols: [Int] = []  // ascending outlier column indices
+        if threshold > 0 {
+            var outlier = [Bool](repeating: false, count: n)  // (in)
+            for r in 0..<rows {
+                let xr = xh + r * n
+                for c in 0..<n where abs(xr[c]) >= threshold { outlier[c] = true }
+            }
+            cols = (0..<n).filter { outlier[$0] }
+        }
+        // Row-wise quantization of the input with outlier entries zeroed, as `Int8Quantizer.quantizeRows` does.
+        let ca = UnsafeMutablePointer<Int8>.allocate(capacity: max(count, 1))  // (rows, in)
+        defer { ca.deallocate() }
+        var sca = [Float](repeating: 0, count: rows)  // (rows)
+        sca.withUnsafeMutableBufferPointer { sp in
+            Int8Kernels.quantizeRows(xh, rows: rows, cols: n, threshold: threshold, into: ca, absmax: sp.baseAddress!,
+                                     path: path)
+        }
+        if rows > 1 { for r in 0..<rows { for c in cols { ca[r * n + c] = 0 } } }
+        // Outlier weight columns CB·SCB/127 in f32. (cols, out)
+        var outlierWeights = [Float](repeating: 0, count: cols.count * m)
+        for (k, c) in cols.enumerated() {
+            for o in 0..<m { outlierWeights[k * m + o] = (Float(cb[o * n + c]) * scb[o]) * (1 / Float(127)) }
+        }
+        let k = Int8Quantizer.mmDequantScale
+        cb.withUnsafeBufferPointer { bp in
+            scb.withUnsafeBufferPointer { sp in
+                sca.withUnsafeBufferPointer { ap in
+                    outlierWeights.withUnsafeBufferPointer { wp in
+                        let b = bp.baseAddress!, colScale = sp.baseAddress!, rowScale = ap.baseAddress!
+                        Parallel.forRangeBalanced(m, work: rows * m * n, granularity: 4) { range in
+                            Int8Kernels.matmulDequantized(a: ca, b: b, rows: rows, out: m, inner: n, rowScale: rowScale,
+                                                          colScale: colScale, k: k, outputs: range, into: y, path: path)
+                            guard !cols.isEmpty else { return }
+                            // Summed from zero in column order, then added, exactly as `forward` does.
+                            for r in 0..<rows {
+                                let xr = xh + r * n
+                                for o in range {
+                                    var acc: Float = 0
+                                    for (j, c) in cols.enumerated() { acc += xr[c] * wp[j * m + o] }
+                                    y[r * m + o] += acc
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -51,6 +51,77 @@ void nibble_axpy_f32(nibble_impl impl, float *y, float alpha, const float *x, si
 /// Widens `n` IEEE half values to float32.
 void nibble_f16_to_f32(nibble_impl impl, const uint16_t *src, float *dst, size_t n);
 
+/// Float formats values can be rounded to (round to nearest even) and widened back.
+typedef enum {
+    NIBBLE_ROUND_F32 = 0,
+    NIBBLE_ROUND_F16 = 1,
+    NIBBLE_ROUND_BF16 = 2,
+} nibble_round_format;
+
+/// dst[i] = src[i] rounded to `format` and widened back to float32, over `n` values (src may equal dst).
+void nibble_round_f32(nibble_impl impl, nibble_round_format format, const float *src, float *dst, size_t n);
+
+/// y[r * ldy + o] = Σ_i a[r * lda + i] · b[o * n + i] in int32 for r in [0, rows), o in [o_begin, o_end).
+///
+/// - a: activations `(rows, lda)` int8, the first `n` columns used.
+/// - b: weights `(out, n)` int8 row-major.
+/// - y: output `(rows, ldy)` int32.
+/// Products are summed exactly (wrapping on overflow), so every path gives the same bits.
+void nibble_matmul_i8(nibble_impl impl, const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n,
+                      size_t o_begin, size_t o_end, int32_t *y, size_t ldy);
+
+/// `nibble_matmul_i8` followed by the LLM.int8() dequantization of each sum, without an int32 buffer:
+/// y[r * ldy + o] = ((float)sum · (row_scale[r] · col_scale[o])) · k.
+///
+/// - row_scale: `(rows)` activation absmax; col_scale: `(out)` weight absmax; y: `(rows, ldy)` float32.
+void nibble_matmul_i8_scaled(nibble_impl impl, const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n,
+                             size_t o_begin, size_t o_end, const float *row_scale, const float *col_scale, float k,
+                             float *y, size_t ldy);
+
+/// LLM.int8() row-wise quantization of activations x `(rows, n)` (already rounded to fp16):
+/// entries with |v| ≥ threshold (when threshold > 0) count as 0; absmax[r] = max |v| of row r's other entries;
+/// q[r][c] = clamp(round_half_even(v · ((1 / absmax[r]) · 127)), ±127), 0 for NaN. Outlier columns are not
+/// zeroed here. q: `(rows, n)` int8; absmax: `(rows)`.
+void nibble_quantize_i8_rows(nibble_impl impl, const float *x, size_t rows, size_t n, float threshold, int8_t *q,
+                             float *absmax);
+
+/// A blockwise 4-bit weight `(out, n)` as bitsandbytes stores it: the matrix flattened row-major, two codes
+/// per byte (first element in the high nibble), one absmax per `blocksize` consecutive elements.
+typedef struct {
+    /// `((out · n + 1) / 2)` packed codes.
+    const uint8_t *packed;
+    /// `(16)` value of each 4-bit code.
+    const float *code;
+    /// Elements per absmax block.
+    size_t blocksize;
+    /// `(blocks)` absmax of each block, or NULL when they are double-quantized (the fields below).
+    const float *absmax;
+    /// `(blocks)` 8-bit codes of (absmax − offset).
+    const uint8_t *absmax_codes;
+    /// `(256)` value of each 8-bit code.
+    const float *absmax_code;
+    /// `(ceil(blocks / nested_blocksize))` absmax of each group of 8-bit codes.
+    const float *nested_absmax;
+    /// Codes per nested group.
+    size_t nested_blocksize;
+    /// Mean added back to every reconstructed absmax.
+    float offset;
+    /// Format the dequantized weights are rounded to (the compute dtype).
+    nibble_round_format compute;
+    /// Rows and columns.
+    size_t out, n;
+} nibble_4bit_weight;
+
+/// y[r * ldy + o] = Σ_i x[r * ldx + i] · dequant(W)[o][i] for r in [0, rows), o in [o_begin, o_end), where
+/// dequant(W)[o][i] = round_compute(code[q] · absmax[block]) exactly as a full dequantization computes it.
+///
+/// - x: activations `(rows, ldx)` float32 (already rounded to the compute format), the first `n` columns used.
+/// - y: output `(rows, ldy)` float32.
+/// One input row fuses decoding with the dot products; several rows decode a block of weight rows once into
+/// a scratch buffer and reuse it for all of them. The full dequantized matrix never exists.
+void nibble_matmul_4bit(nibble_impl impl, const nibble_4bit_weight *w, const float *x, size_t rows, size_t ldx,
+                        size_t o_begin, size_t o_end, float *y, size_t ldy);
+
 /// One unit of a parallel job: `task` is in [0, tasks).
 typedef void (*nibble_task_fn)(void *context, size_t task);
 

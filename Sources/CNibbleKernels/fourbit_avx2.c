@@ -1,0 +1,294 @@
+// AVX2 4-bit matmul. Per absmax block, the 16 code values are scaled and rounded to the compute format once,
+// which gives exactly the per-element dequantization; decoding is then a table lookup.
+//
+// Fast layout (row length and block size multiples of 32, as in every real model): the block's 16 floats
+// are split into four byte planes, and 32 codes (16 bytes) become 32 floats with one shift, four byte
+// shuffles and eight unpacks — about five operations per eight weights. The unpacks leave each group of
+// eight weights in the order 0 2 4 6 1 3 5 7, so the input rows are permuted the same way once per call and
+// the dot products see matching pairs. With one input row and float32 compute, the planes of the unscaled
+// code are built once per call and each block's partial sum is scaled instead (Σ absmax · Σ code · x): only
+// the rounding of the sum changes, and a block costs one multiply-add instead of a table rebuild.
+//
+// Other shapes: eight codes (four bytes) at a time, with one broadcast, two variable shifts (one brings each
+// nibble's low three bits to the bottom as a permute index, the other its high bit to the sign as a blend
+// mask), two permutes and a blend.
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#include <stdlib.h>
+#include "kernels_internal.h"
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define INLINE static inline __attribute__((always_inline))
+
+AVX2 INLINE float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/// Eight values rounded to bfloat16 (nearest even; NaN kept quiet) and widened back.
+AVX2 INLINE __m256 round8_bf16(__m256 v) {
+    __m256i bits = _mm256_castps_si256(v);
+    __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+    __m256i rounded = _mm256_add_epi32(bits, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7FFF)));
+    __m256i quiet = _mm256_or_si256(bits, _mm256_set1_epi32(0x00400000));
+    __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    __m256 chosen = _mm256_blendv_ps(_mm256_castsi256_ps(rounded), _mm256_castsi256_ps(quiet), nan);
+    return _mm256_and_ps(chosen, _mm256_castsi256_ps(_mm256_set1_epi32((int)0xFFFF0000u)));
+}
+
+/// Eight values rounded to `format` and widened back.
+AVX2 INLINE __m256 round8(nibble_round_format format, __m256 v) {
+    switch (format) {
+    case NIBBLE_ROUND_F16: return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+    case NIBBLE_ROUND_BF16: return round8_bf16(v);
+    default: return v;
+    }
+}
+
+AVX2 void nibble_round_f32_avx2(nibble_round_format format, const float *src, float *dst, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, round8(format, _mm256_loadu_ps(src + i)));
+    for (; i < n; i++) dst[i] = nibble_round(format, src[i]);
+}
+
+/// The eight dequantized elements [e, e + 8) (e even, all in one block whose scaled codes are lo and hi).
+AVX2 INLINE __m256 decode8(const uint8_t *packed, size_t e, __m256 lo, __m256 hi, __m256i index_shift,
+                           __m256i select_shift) {
+    uint32_t word;
+    memcpy(&word, packed + (e >> 1), sizeof word);
+    __m256i codes = _mm256_set1_epi32((int)word);
+    __m256i index = _mm256_srlv_epi32(codes, index_shift);
+    __m256 select = _mm256_castsi256_ps(_mm256_sllv_epi32(codes, select_shift));
+    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, index), _mm256_permutevar8x32_ps(hi, index), select);
+}
+
+/// Walks the absmax of consecutive blocks without dividing.
+typedef struct {
+    size_t block;       // next block
+    size_t group;       // its nested group (double quantization)
+    size_t group_left;  // blocks left in that group
+} scale_cursor;
+
+INLINE scale_cursor scale_cursor_at(const nibble_4bit_weight *w, size_t block) {
+    scale_cursor c = {block, 0, 0};
+    if (!w->absmax) {
+        c.group = block / w->nested_blocksize;
+        c.group_left = (c.group + 1) * w->nested_blocksize - block;
+    }
+    return c;
+}
+
+/// The absmax of the cursor's block (as `nibble_4bit_block_scale` computes it); moves to the next block.
+INLINE float scale_cursor_next(const nibble_4bit_weight *w, scale_cursor *c) {
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+    size_t b = c->block++;
+    if (w->absmax) return w->absmax[b];
+    float scaled = w->absmax_code[w->absmax_codes[b]] * w->nested_absmax[c->group];
+    if (--c->group_left == 0) {
+        c->group++;
+        c->group_left = w->nested_blocksize;
+    }
+    return scaled + w->offset;
+}
+
+/// Over the flattened elements [begin, end): with `store`, writes them dequantized to dst `(end − begin)`;
+/// otherwise returns their dot product with x `(end − begin)`.
+AVX2 INLINE float span(const nibble_4bit_weight *w, size_t begin, size_t end, const float *x, float *dst,
+                       const int store) {
+    const __m256 code_lo = _mm256_loadu_ps(w->code), code_hi = _mm256_loadu_ps(w->code + 8);
+    // Little-endian: byte j of the word holds elements 2j (high nibble) and 2j + 1 (low nibble).
+    const __m256i index_shift = _mm256_setr_epi32(4, 0, 12, 8, 20, 16, 28, 24);
+    const __m256i select_shift = _mm256_setr_epi32(24, 28, 16, 20, 8, 12, 0, 4);
+    const uint8_t *packed = w->packed;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    float tail = 0;
+    // Block and nested-group indices advance by counting: a division per 64-element block would cost as
+    // much as decoding it.
+    scale_cursor cursor = scale_cursor_at(w, begin / w->blocksize);
+    size_t e = begin, block_end = (begin / w->blocksize + 1) * w->blocksize;
+    for (; e < end; block_end += w->blocksize) {
+        size_t stop = block_end < end ? block_end : end;
+        __m256 scale = _mm256_set1_ps(scale_cursor_next(w, &cursor));
+        __m256 lo = round8(w->compute, _mm256_mul_ps(code_lo, scale));
+        __m256 hi = round8(w->compute, _mm256_mul_ps(code_hi, scale));
+        size_t first = e + (e & 1);
+        float table[16];  // (16) lo and hi, for elements outside whole groups of eight
+        if ((e & 1) || ((stop - first) & 7)) {
+            _mm256_storeu_ps(table, lo);
+            _mm256_storeu_ps(table + 8, hi);
+        }
+#define ONE(E)                                                                   \
+    do {                                                                         \
+        uint8_t byte = packed[(E) >> 1];                                         \
+        float value = table[((E) & 1) ? byte & 0x0F : byte >> 4];                \
+        if (store) dst[(E) - begin] = value; else tail += x[(E) - begin] * value; \
+    } while (0)
+        if (e & 1 && e < stop) {
+            ONE(e);
+            e++;
+        }
+        for (; e + 16 <= stop; e += 16) {
+            __m256 v0 = decode8(packed, e, lo, hi, index_shift, select_shift);
+            __m256 v1 = decode8(packed, e + 8, lo, hi, index_shift, select_shift);
+            if (store) {
+                _mm256_storeu_ps(dst + e - begin, v0);
+                _mm256_storeu_ps(dst + e - begin + 8, v1);
+            } else {
+                acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + e - begin), v0, acc0);
+                acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + e - begin + 8), v1, acc1);
+            }
+        }
+        if (e + 8 <= stop) {
+            __m256 v0 = decode8(packed, e, lo, hi, index_shift, select_shift);
+            if (store) {
+                _mm256_storeu_ps(dst + e - begin, v0);
+            } else {
+                acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + e - begin), v0, acc0);
+            }
+            e += 8;
+        }
+        for (; e < stop; e++) ONE(e);
+#undef ONE
+    }
+    return store ? 0 : hsum(_mm256_add_ps(acc0, acc1)) + tail;
+}
+
+/// Byte planes of the 16 values in lo (codes 0–7) and hi (codes 8–15): plane k holds byte k of every value,
+/// the same 16 bytes in both 128-bit lanes, ready for `vpshufb`.
+AVX2 INLINE void byte_planes(__m256 lo, __m256 hi, __m256i plane[4]) {
+    // Within each lane of four floats, gather byte k of each float into dword k.
+    const __m256i gather = _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15,
+                                            0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m256i pair = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    __m256i l = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(_mm256_castps_si256(lo), gather), pair);
+    __m256i h = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(_mm256_castps_si256(hi), gather), pair);
+    __m256i even = _mm256_unpacklo_epi64(l, h);  // planes 0 | 2
+    __m256i odd = _mm256_unpackhi_epi64(l, h);   // planes 1 | 3
+    plane[0] = _mm256_permute4x64_epi64(even, 0x44);
+    plane[1] = _mm256_permute4x64_epi64(odd, 0x44);
+    plane[2] = _mm256_permute4x64_epi64(even, 0xEE);
+    plane[3] = _mm256_permute4x64_epi64(odd, 0xEE);
+}
+
+/// The 32 weights coded by the 16 bytes at `codes`, as four vectors of eight in the permuted order.
+AVX2 INLINE void decode32(const uint8_t *codes, const __m256i plane[4], __m256 out[4]) {
+    // Lane 0 gets each byte's high nibble (even elements), lane 1 its low nibble (odd elements).
+    __m256i bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)codes));
+    __m256i index = _mm256_and_si256(_mm256_srlv_epi32(bytes, _mm256_setr_epi32(4, 4, 4, 4, 0, 0, 0, 0)),
+                                     _mm256_set1_epi8(0x0F));
+    __m256i b0 = _mm256_shuffle_epi8(plane[0], index), b1 = _mm256_shuffle_epi8(plane[1], index);
+    __m256i b2 = _mm256_shuffle_epi8(plane[2], index), b3 = _mm256_shuffle_epi8(plane[3], index);
+    __m256i l01 = _mm256_unpacklo_epi8(b0, b1), h01 = _mm256_unpackhi_epi8(b0, b1);
+    __m256i l23 = _mm256_unpacklo_epi8(b2, b3), h23 = _mm256_unpackhi_epi8(b2, b3);
+    out[0] = _mm256_castsi256_ps(_mm256_unpacklo_epi16(l01, l23));  // elements 0 2 4 6 1 3 5 7
+    out[1] = _mm256_castsi256_ps(_mm256_unpackhi_epi16(l01, l23));  // 8 + the same
+    out[2] = _mm256_castsi256_ps(_mm256_unpacklo_epi16(h01, h23));  // 16 + ...
+    out[3] = _mm256_castsi256_ps(_mm256_unpackhi_epi16(h01, h23));  // 24 + ...
+}
+
+/// dst `(rows, n)` = x `(rows, ldx)` with each group of eight columns reordered 0 2 4 6 1 3 5 7 (n % 8 == 0).
+AVX2 INLINE void permute_rows(const float *x, size_t rows, size_t ldx, size_t n, float *dst) {
+    const __m256i order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t i = 0; i < n; i += 8)
+            _mm256_storeu_ps(dst + r * n + i, _mm256_permutevar8x32_ps(_mm256_loadu_ps(x + r * ldx + i), order));
+}
+
+/// Fast layout, over the flattened elements [begin, end) (both multiples of 32, as is the block size): with
+/// `store`, writes them dequantized in the permuted order to dst; otherwise returns their dot product with the
+/// permuted input xp.
+AVX2 INLINE float span32(const nibble_4bit_weight *w, size_t begin, size_t end, const float *xp, float *dst,
+                         const int store) {
+    const __m256 code_lo = _mm256_loadu_ps(w->code), code_hi = _mm256_loadu_ps(w->code + 8);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    scale_cursor cursor = scale_cursor_at(w, begin / w->blocksize);
+    size_t block_end = (begin / w->blocksize + 1) * w->blocksize;  // a row may start inside a block
+    for (size_t e = begin; e < end; block_end += w->blocksize) {
+        size_t stop = block_end < end ? block_end : end;
+        __m256 scale = _mm256_set1_ps(scale_cursor_next(w, &cursor));
+        __m256i plane[4];
+        byte_planes(round8(w->compute, _mm256_mul_ps(code_lo, scale)),
+                    round8(w->compute, _mm256_mul_ps(code_hi, scale)), plane);
+        for (; e < stop; e += 32) {
+            __m256 v[4];
+            decode32(w->packed + (e >> 1), plane, v);
+            size_t j = e - begin;
+            for (int k = 0; k < 4; k++) {
+                if (store) {
+                    _mm256_storeu_ps(dst + j + 8 * k, v[k]);
+                } else {
+                    acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(xp + j + 8 * k), v[k], acc[k]);
+                }
+            }
+        }
+    }
+    return store ? 0 : hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+}
+
+/// Fast layout, one weight row's dot product with xp when weights stay in float32: Σ_block absmax · Σ code·x.
+/// The byte planes of the unscaled code are built once, and each block costs one multiply-add instead of a
+/// table rebuild. Only the rounding of the sum differs from scaling each weight first.
+AVX2 INLINE float dot32_f32(const nibble_4bit_weight *w, size_t begin, size_t end, const float *xp,
+                            const __m256i plane[4]) {
+    __m256 acc = _mm256_setzero_ps();
+    scale_cursor cursor = scale_cursor_at(w, begin / w->blocksize);
+    size_t block_end = (begin / w->blocksize + 1) * w->blocksize;  // a row may start inside a block
+    for (size_t e = begin; e < end; block_end += w->blocksize) {
+        size_t stop = block_end < end ? block_end : end;
+        __m256 block[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (; e < stop; e += 32) {
+            __m256 v[4];
+            decode32(w->packed + (e >> 1), plane, v);
+            const float *xj = xp + (e - begin);
+            for (int k = 0; k < 4; k++) block[k] = _mm256_fmadd_ps(_mm256_loadu_ps(xj + 8 * k), v[k], block[k]);
+        }
+        __m256 sum = _mm256_add_ps(_mm256_add_ps(block[0], block[1]), _mm256_add_ps(block[2], block[3]));
+        acc = _mm256_fmadd_ps(sum, _mm256_set1_ps(scale_cursor_next(w, &cursor)), acc);
+    }
+    return hsum(acc);
+}
+
+AVX2 void nibble_matmul_4bit_avx2(const nibble_4bit_weight *w, const float *x, size_t rows, size_t ldx,
+                                  size_t o_begin, size_t o_end, float *y, size_t ldy) {
+    size_t n = w->n;
+    int fast = n % 32 == 0 && w->blocksize % 32 == 0 && n > 0;
+    float *xp = NULL;  // (rows, n) input in the decode order
+    if (fast) {
+        xp = aligned_alloc(64, (rows * n * sizeof(float) + 63) / 64 * 64);
+        if (!xp) abort();
+        permute_rows(x, rows, ldx, n, xp);
+    }
+    if (rows == 1) {
+        // Decode fused with the dot product: each code is read once and never stored.
+        if (fast && w->compute == NIBBLE_ROUND_F32) {
+            __m256i plane[4];  // the unscaled code
+            byte_planes(_mm256_loadu_ps(w->code), _mm256_loadu_ps(w->code + 8), plane);
+            for (size_t o = o_begin; o < o_end; o++) y[o] = dot32_f32(w, o * n, (o + 1) * n, xp, plane);
+        } else {
+            for (size_t o = o_begin; o < o_end; o++)
+                y[o] = fast ? span32(w, o * n, (o + 1) * n, xp, NULL, 0) : span(w, o * n, (o + 1) * n, x, NULL, 0);
+        }
+        free(xp);
+        return;
+    }
+    // Several input rows: decode a block of weight rows once (it stays in cache) and run the float kernel.
+    float *scratch = aligned_alloc(64, (NIBBLE_WEIGHT_BLOCK * (n ? n : 1) * sizeof(float) + 63) / 64 * 64);  // (block rows, n)
+    if (!scratch) abort();
+    for (size_t block = o_begin; block < o_end; block += NIBBLE_WEIGHT_BLOCK) {
+        size_t count = block + NIBBLE_WEIGHT_BLOCK < o_end ? NIBBLE_WEIGHT_BLOCK : o_end - block;
+        if (fast) {
+            span32(w, block * n, (block + count) * n, NULL, scratch, 1);
+            nibble_matmul_avx2(NIBBLE_WEIGHT_F32, xp, rows, n, scratch, n, 0, count, y + block, ldy);
+        } else {
+            span(w, block * n, (block + count) * n, NULL, scratch, 1);
+            nibble_matmul_avx2(NIBBLE_WEIGHT_F32, x, rows, ldx, scratch, n, 0, count, y + block, ldy);
+        }
+    }
+    free(scratch);
+    free(xp);
+}
+#endif

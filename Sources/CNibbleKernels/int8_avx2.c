@@ -1,0 +1,126 @@
+// AVX2 int8 matmul. Both operands are sign-extended to int16 and multiplied with vpmaddwd, which adds pairs
+// of products into int32 lanes: exact for every int8 input (unlike vpmaddubsw, which saturates at −128·−128·2),
+// so sums equal the portable kernel's bit for bit in any order.
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#include <stdlib.h>
+#include "kernels_internal.h"
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define INLINE static inline __attribute__((always_inline))
+
+/// Sixteen int8 values at `p` sign-extended to int16.
+AVX2 INLINE __m256i widen16(const int8_t *p) { return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p)); }
+
+/// acc + Σ over pairs of a·b, in int32 lanes.
+AVX2 INLINE __m256i madd(__m256i acc, __m256i a, __m256i b) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
+
+AVX2 INLINE uint32_t hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return (uint32_t)_mm_cvtsi128_si32(s);
+}
+
+/// The scalar remainder of a dot product, wrapping like the vector lanes.
+INLINE uint32_t tail_dot(const int8_t *a, const int8_t *b, size_t i, size_t n) {
+    uint32_t sum = 0;
+    for (; i < n; i++) sum += (uint32_t)((int32_t)a[i] * (int32_t)b[i]);
+    return sum;
+}
+
+/// Where one call's sums go: int32 as is, or dequantized to float32 when `yf` is set.
+typedef struct {
+    const float *row_scale, *col_scale;
+    float k;
+    int32_t *yi;
+    float *yf;
+    size_t ldy;
+} sink;
+
+INLINE void put(const sink *s, size_t r, size_t o, uint32_t sum) {
+    if (s->yf) {
+        s->yf[r * s->ldy + o] = ((float)(int32_t)sum * (s->row_scale[r] * s->col_scale[o])) * s->k;
+    } else {
+        s->yi[r * s->ldy + o] = (int32_t)sum;
+    }
+}
+
+/// Register tile: R input rows (from row r) × C weight rows (from row o), R·C accumulators over the row.
+AVX2 INLINE void tile(const int8_t *a, size_t lda, const int8_t *b, size_t n, size_t r, size_t o, const sink *s,
+                      const int R, const int C) {
+    __m256i acc[4][4];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < C; j++) acc[i][j] = _mm256_setzero_si256();
+    const int8_t *ar = a + r * lda, *bo = b + o * n;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i bv[4];
+        for (int j = 0; j < C; j++) bv[j] = widen16(bo + j * n + i);
+        for (int q = 0; q < R; q++) {
+            __m256i av = widen16(ar + q * lda + i);
+            for (int j = 0; j < C; j++) acc[q][j] = madd(acc[q][j], av, bv[j]);
+        }
+    }
+    for (int q = 0; q < R; q++)
+        for (int j = 0; j < C; j++)
+            put(s, r + q, o + j, hsum_i32(acc[q][j]) + tail_dot(ar + q * lda, bo + j * n, i, n));
+}
+
+/// Decode path: one weight row at a time against the input row pre-widened to int16 (xw), so the weights are
+/// read strictly in order. Interleaving several short rows (2 KiB at n = 2048) left the hardware prefetcher
+/// too little of each stream to lock on to, and halved the read rate.
+AVX2 INLINE void row1(const int16_t *xw, const int8_t *b, size_t n, size_t o, const sink *s, const int8_t *a) {
+    const int8_t *bo = b + o * n;
+    __m256i p0 = _mm256_setzero_si256(), p1 = p0, p2 = p0, p3 = p0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        p0 = madd(p0, _mm256_loadu_si256((const __m256i *)(xw + i)), widen16(bo + i));
+        p1 = madd(p1, _mm256_loadu_si256((const __m256i *)(xw + i + 16)), widen16(bo + i + 16));
+        p2 = madd(p2, _mm256_loadu_si256((const __m256i *)(xw + i + 32)), widen16(bo + i + 32));
+        p3 = madd(p3, _mm256_loadu_si256((const __m256i *)(xw + i + 48)), widen16(bo + i + 48));
+    }
+    for (; i + 16 <= n; i += 16) p0 = madd(p0, _mm256_loadu_si256((const __m256i *)(xw + i)), widen16(bo + i));
+    __m256i sum = _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3));
+    put(s, 0, o, hsum_i32(sum) + tail_dot(a, bo, i, n));
+}
+
+AVX2 void nibble_matmul_i8_avx2(const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n, size_t o_begin,
+                                size_t o_end, const float *row_scale, const float *col_scale, float k, int32_t *yi,
+                                float *yf, size_t ldy) {
+    const sink s = {row_scale, col_scale, k, yi, yf, ldy};
+    if (rows == 1) {
+        int16_t stack[4096];
+        int16_t *xw = n <= 4096 ? stack : malloc(n * sizeof(int16_t));  // (n) the input row as int16
+        if (!xw) abort();
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(xw + i), widen16(a + i));
+        for (; i < n; i++) xw[i] = a[i];
+        for (size_t o = o_begin; o < o_end; o++) row1(xw, b, n, o, &s, a);
+        if (xw != stack) free(xw);
+        return;
+    }
+    // A block of weight rows stays in cache while every input row passes over it.
+    for (size_t block = o_begin; block < o_end; block += NIBBLE_WEIGHT_BLOCK) {
+        size_t block_end = block + NIBBLE_WEIGHT_BLOCK < o_end ? block + NIBBLE_WEIGHT_BLOCK : o_end;
+        size_t r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            // 4 × 2: eight accumulators plus a product temporary fit the 16 registers (4 × 3 spilled).
+            size_t o = block;
+            for (; o + 2 <= block_end; o += 2) tile(a, lda, b, n, r, o, &s, 4, 2);
+            if (o < block_end) tile(a, lda, b, n, r, o, &s, 4, 1);
+        }
+        for (; r < rows; r++) {
+            size_t o = block;
+            for (; o + 4 <= block_end; o += 4) tile(a, lda, b, n, r, o, &s, 1, 4);
+            for (; o < block_end; o++) tile(a, lda, b, n, r, o, &s, 1, 1);
+        }
+    }
+}
+
+AVX2 void nibble_quantize_i8_rows_avx2(const float *x, size_t rows, size_t n, float threshold, int8_t *q,
+                                       float *absmax) {
+    // Built for AVX2, rintf becomes `vroundps` and the loops vectorize.
+    NIBBLE_QUANTIZE_I8_ROWS_BODY(x, rows, n, threshold, q, absmax, rintf)
+}
+#endif
