@@ -1,6 +1,9 @@
 # syntax=docker/dockerfile:1
 # Build stage: compile a release binary with the Swift standard library linked in statically.
 FROM swift:6.1-bookworm AS build
+# A static Foundation links libcurl by name at build time (the image ships it; installed here in case it does not).
+RUN apt-get update && apt-get install -y --no-install-recommends libcurl4-openssl-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
 COPY Sources ./Sources
