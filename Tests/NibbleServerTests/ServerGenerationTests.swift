@@ -68,6 +68,23 @@ import Testing
         }
     }
 
+    @Test func chatRepliesDropTheLeadingWordSpaceButCompletionsKeepIt() async throws {
+        let script = [FakeTokenizer.word(" world"), FakeTokenizer.word("!"), 2]
+        try await withServer(models: ["fake": ScriptedModel(script: script)]) { server in
+            let chat: [String: Any] = ["messages": [["role": "user", "content": "Hello"]], "max_tokens": 8]
+            let whole = try await http(server.port, "POST", "/v1/chat/completions", json: chat).json()
+            let message = (whole["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any]
+            #expect(message?["content"] as? String == "world!")
+            var streaming = chat
+            streaming["stream"] = true
+            let streamed = try openAIStreamText(try await http(server.port, "POST", "/v1/chat/completions", json: streaming), chat: true)
+            #expect(streamed.text == "world!")
+            // A completion continues the prompt's text, so the space stays.
+            let completion = try await http(server.port, "POST", "/v1/completions", json: ["prompt": "Hello", "max_tokens": 8]).json()
+            #expect((completion["choices"] as? [[String: Any]])?.first?["text"] as? String == " world!")
+        }
+    }
+
     @Test func llamaCppCompletionReportsStopTypeAndTimings() async throws {
         let script = FakeTokenizer.bytes("abc###def")
         try await withServer(models: ["fake": ScriptedModel(script: script)]) { server in

@@ -69,6 +69,9 @@ struct GenerationController<Context: RequestContext>: Sendable {
     }
 
     // MARK: - POST /v1/chat/completions
+    //
+    // A reply starts right after the template's "Assistant:", so the model's first token usually carries a word
+    // space; chat clients show the message on its own, so leading spaces are dropped (streamed and whole alike).
 
     func chatCompletions(_ request: Request) async throws -> Response {
         var request = request
@@ -87,16 +90,22 @@ struct GenerationController<Context: RequestContext>: Sendable {
             let result = try await GenerationResult(folding: events)
             let body = ChatCompletionResponseDTO(
                 id: id, object: "chat.completion", created: created, model: validated.modelName,
-                choices: [.init(message: .init(role: "assistant", content: result.text),
+                choices: [.init(message: .init(role: "assistant", content: String(result.text.drop { $0 == " " })),
                                 finishReason: result.finishReason.openAIName)],
                 usage: UsageDTO(result.usage), timings: TimingsDTO(result.timings))
             return try json(body)
         }
         return SSE.response(for: request) { sse in
             try await sse.send(chunk(.init(role: "assistant", content: ""), finish: nil, usage: nil))
+            var replyStarted = false
             for try await event in events {
                 switch event {
-                case .token(_, let text) where !text.isEmpty:
+                case .token(_, var text) where !text.isEmpty:
+                    if !replyStarted {
+                        text = String(text.drop { $0 == " " })
+                        if text.isEmpty { continue }
+                        replyStarted = true
+                    }
                     try await sse.send(chunk(.init(content: text), finish: nil, usage: nil))
                 case .token: continue
                 case .done(let reason, let usage, let timings):
