@@ -109,7 +109,12 @@ public final class ModelRegistry: Sendable {
                 logger.info("model ready", metadata: [
                     "model": "\(spec.name)", "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
                     "weight_bytes": "\(loaded.memory.totalBytes)",
+                    "bytes_by_tier": "\(loaded.memory.bytesByTier.sorted { $0.key < $1.key })",
+                    "bytes_by_format": "\(loaded.memory.bytesByFormat.sorted { $0.key < $1.key })",
                 ])
+                if loaded.placement.hasOffload {
+                    logger.info("placement", metadata: ["model": "\(spec.name)", "plan": "\n\(loaded.placement)"])
+                }
             } catch {
                 set(spec.name, .failed("\(error)"))
                 logger.error("model failed to load", metadata: ["model": "\(spec.name)", "error": "\(error)"])

@@ -16,19 +16,10 @@ struct Inspect: ParsableCommand {
     var json = false
 
     func run() throws {
-        if let threads = modelOptions.threads {
-            guard threads > 0 else { throw ValidationError("--threads must be positive") }
-            Parallel.threadCount = threads
-        }
-        let (directory, options) = try modelOptions.loadOptions()
         let before = ProcessMemory.current()
-        let loaded: LoadedModel
-        do {
-            // Checkpoints saved by transformers without tokenizer files still load for inspection.
-            loaded = try ModelLoader.load(directory: directory, options: options, tokenizer: .checkpointIfPresent)
-        } catch {
-            throw CLIError("cannot load \(directory.path): \(error)")
-        }
+        // Checkpoints saved by transformers without tokenizer files still load for inspection.
+        let loaded = try modelOptions.load(tokenizer: .checkpointIfPresent)
+        let (_, options) = try modelOptions.loadOptions()
         let after = ProcessMemory.current()
         let c = loaded.config
         let quantization = try quantizationSummary(loaded: loaded, userJSON: options.quantizationConfigJSON)

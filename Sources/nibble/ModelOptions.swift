@@ -67,17 +67,27 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// Loads the model, reporting errors in one line.
-    func load() throws -> LoadedModel {
+    func load(tokenizer: ModelLoader.TokenizerLocation = .checkpoint) throws -> LoadedModel {
         if let threads {
             guard threads > 0 else { throw ValidationError("--threads must be positive") }
             Parallel.threadCount = threads
         }
-        let (directory, options) = try loadOptions()
+        var (directory, options) = try loadOptions()
+        // On a terminal, reading shards and quantizing show a bar; pipes and CI logs stay clean.
+        let bar = isatty(STDERR_FILENO) != 0 ? ProgressBar(label: "load") : nil
+        if let bar { options.progress = { fraction, detail in bar.update(fraction: fraction, detail: detail) } }
+        let loaded: LoadedModel
         do {
-            return try ModelLoader.load(directory: directory, options: options)
+            loaded = try ModelLoader.load(directory: directory, options: options, tokenizer: tokenizer)
+            bar?.finish()
         } catch {
+            bar?.finish()
             throw CLIError("cannot load \(directory.path): \(error)")
         }
+        if loaded.placement.hasOffload {
+            FileHandle.standardError.write(Data("placement (max_memory / device_map):\n\(loaded.placement)\n".utf8))
+        }
+        return loaded
     }
 }
 
