@@ -45,7 +45,7 @@ public enum FourBitKernels {
         // Decoding costs a few operations per weight on top of the multiply-add, so even one input row is
         // worth splitting early.
         withUnsafePointer(to: &weight) { w in
-            Parallel.forRangeBalanced(outFeatures, work: 4 * outFeatures * inFeatures * rows, granularity: 4) { range in
+            Parallel.forRange(outFeatures, work: 4 * outFeatures * inFeatures * rows, granularity: 4, chunksPerThread: 4) { range in
                 nibble_matmul_4bit(implementation, w, x, rows, inFeatures, range.lowerBound, range.upperBound, y,
                                    outFeatures)
             }

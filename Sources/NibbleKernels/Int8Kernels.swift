@@ -7,7 +7,7 @@ public enum Int8Kernels {
                                    into: UnsafeMutablePointer<Int32>, path: KernelPath = .current) {
         guard rows > 0, out > 0 else { return }
         let implementation = path.implementation
-        Parallel.forRangeBalanced(out, work: rows * out * inner, granularity: 4) { range in
+        Parallel.forRange(out, work: rows * out * inner, granularity: 4, chunksPerThread: 4) { range in
             nibble_matmul_i8(implementation, a, rows, inner, b, inner, range.lowerBound, range.upperBound, into, out)
         }
     }

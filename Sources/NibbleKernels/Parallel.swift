@@ -41,14 +41,19 @@ public enum Parallel {
     /// Runs `body` over `0..<count` in contiguous chunks, in parallel when the work is large enough to pay
     /// for the hand-off. `work` estimates the cost (e.g. multiply-adds) of the whole loop. Chunk boundaries
     /// are multiples of `granularity` (except the end), so kernels with register tiles get whole tiles.
-    public static func forRange(_ count: Int, work: Int, granularity: Int = 1, body: (Range<Int>) -> Void) {
+    ///
+    /// `chunksPerThread` above 1 cuts the loop finer and threads claim chunks as they go: on a machine shared
+    /// with other processes a thread is often descheduled mid-job, and then the others take over the chunks it
+    /// has not started instead of waiting for its whole share. Worth it for long chunks (the quantized kernels).
+    public static func forRange(_ count: Int, work: Int, granularity: Int = 1, chunksPerThread: Int = 1,
+                                body: (Range<Int>) -> Void) {
         let threads = threadCount
         let units = (count + granularity - 1) / max(granularity, 1)
         if threads <= 1 || units < 2 || work < minimumParallelWork {
             body(0..<count)
             return
         }
-        let chunks = min(threads, units)
+        let chunks = min(threads * max(chunksPerThread, 1), units)
         withoutActuallyEscaping(body) { body in
             var job = ChunkedJob(body: body, count: count, chunks: chunks, units: units, granularity: granularity)
             switch backend {

@@ -142,7 +142,7 @@ public struct Int8Weight: LinearWeight, Sendable {
                 sca.withUnsafeBufferPointer { ap in
                     outlierWeights.withUnsafeBufferPointer { wp in
                         let b = bp.baseAddress!, colScale = sp.baseAddress!, rowScale = ap.baseAddress!
-                        Parallel.forRangeBalanced(m, work: rows * m * n, granularity: 4) { range in
+                        Parallel.forRange(m, work: rows * m * n, granularity: 4, chunksPerThread: 4) { range in
                             Int8Kernels.matmulDequantized(a: ca, b: b, rows: rows, out: m, inner: n, rowScale: rowScale,
                                                           colScale: colScale, k: k, outputs: range, into: y, path: path)
                             guard !cols.isEmpty else { return }
