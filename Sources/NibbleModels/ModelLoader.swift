@@ -58,8 +58,6 @@ public enum ModelLoader {
                                                 reason: "adapts '\(module)', which the base model at \(directory.path) does not have")
             }
             lora = adapter
-        } else if adapter.requiresLoRA {
-            throw ModelError.invalidOptions("adapter '\(adapter.name)' needs a LoRA adapter directory (--lora / lora:)")
         }
         var builder = WeightBuilder(archive: archive, config: config, lora: lora)
         var bnb: BitsAndBytesConfig?

@@ -24,8 +24,8 @@ struct Quantize: ParsableCommand {
         guard QuantizedCheckpointWriter.WeightDType(rawValue: dtype) != nil else {
             throw ValidationError("--dtype must be one of \(QuantizedCheckpointWriter.WeightDType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        if modelOptions.lora != nil || !modelOptions.maxMemory.isEmpty || modelOptions.deviceMap != nil {
-            throw ValidationError("quantize takes no --lora, --max-memory or --device-map (it writes every module)")
+        if !modelOptions.maxMemory.isEmpty || modelOptions.deviceMap != nil {
+            throw ValidationError("quantize takes no --max-memory or --device-map (it writes every module)")
         }
     }
 
@@ -46,7 +46,8 @@ struct Quantize: ParsableCommand {
         do {
             summary = try QuantizedCheckpointWriter.write(
                 from: source, to: destination, quantizationConfigJSON: json,
-                dtype: QuantizedCheckpointWriter.WeightDType(rawValue: dtype)!
+                dtype: QuantizedCheckpointWriter.WeightDType(rawValue: dtype)!,
+                loraDirectory: modelOptions.lora.map { URL(fileURLWithPath: $0, isDirectory: true) }
             ) { fraction, detail in bar?.update(fraction: fraction, detail: detail) }
             bar?.finish()
         } catch {

@@ -39,10 +39,11 @@ import Testing
         #expect(adapter.defaultStopStrings == ["###"])
     }
 
-    @Test func guanacoWithoutLoRAIsAnError() {
-        #expect(throws: ModelError.self) {
-            try ModelLoader.load(directory: SharedFixtures.model("llama-tiny"), options: LoadOptions(adapterName: "guanaco"))
-        }
+    @Test func guanacoOverAMergedCheckpointNeedsNoLoRA() throws {
+        // A checkpoint with the adapter merged in keeps the Guanaco prompt format and stops.
+        let loaded = try ModelLoader.load(directory: SharedFixtures.model("llama-tiny"), options: LoadOptions(adapterName: "guanaco"))
+        #expect(loaded.adapter.name == "guanaco")
+        #expect(loaded.adapter.defaultStopStrings == GuanacoAdapter().defaultStopStrings)
     }
 
     @Test func adapterForAnotherModelIsRejected() {

@@ -111,6 +111,28 @@ import Testing
         #expect(diff < 1e-3)
     }
 
+    @Test func aLoRAIsMergedBeforeQuantizingAsAtLoad() throws {
+        // Guanaco: quantizing base + adapter once must give the model that loading the base with the adapter and
+        // quantizing at load gives, to the last bit.
+        let json = #"{"load_in_4bit": true, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": true}"#
+        let lora = SharedFixtures.model("guanaco-tiny-lora")
+        let out = Self.output()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let summary = try QuantizedCheckpointWriter.write(from: SharedFixtures.model("llama-tiny"), to: out,
+                                                          quantizationConfigJSON: Data(json.utf8), loraDirectory: lora)
+        #expect(summary.quantizedModules.count == 14)
+        let written = try ModelLoader.load(directory: out, options: LoadOptions(adapterName: "guanaco"))
+        var options = LoadOptions(adapterName: "guanaco")
+        options.loraDirectory = lora
+        options.quantizationConfigJSON = Data(json.utf8)
+        let atLoad = try ModelLoader.load(directory: SharedFixtures.model("llama-tiny"), options: options)
+        for (a, b) in zip(try PrequantizedCheckpointTests.run(written, reference: "guanaco-tiny-merged-fp32"),
+                          try PrequantizedCheckpointTests.run(atLoad, reference: "guanaco-tiny-merged-fp32")) {
+            #expect(a.logits == b.logits)
+            #expect(a.ids == b.ids)
+        }
+    }
+
     @Test func refusals() throws {
         let json = Data(#"{"load_in_4bit": true}"#.utf8)
         #expect(throws: ModelError.self) {  // already quantized

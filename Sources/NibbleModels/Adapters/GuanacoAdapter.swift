@@ -1,12 +1,14 @@
 /// Guanaco: LLaMA plus a QLoRA adapter, prompted as `### Human: … ### Assistant:`.
 ///
+/// The adapter is given with `lora` and merged at load, or is already merged into the checkpoint (as
+/// `nibble quantize --lora` writes it); either way this type supplies the prompt format and stop strings.
+///
 /// The template follows the Guanaco/FastChat "zero_shot" convention: turns separated by "\n### ",
 /// and generation stops at the next "###", which also covers "### Human:".
 public struct GuanacoAdapter: ModelAdapter {
     public init() {}
 
     public var name: String { "guanaco" }
-    public var requiresLoRA: Bool { true }
 
     /// The system line Guanaco was tuned with, used when the conversation has none.
     public static let defaultSystem =

@@ -3,7 +3,6 @@ public struct LlamaAdapter: ModelAdapter {
     public init() {}
 
     public var name: String { "llama" }
-    public var requiresLoRA: Bool { false }
 
     /// Base models have no chat format; a transcript with role labels is the least surprising prompt.
     public func chatPrompt(_ messages: [ChatMessage]) -> String {

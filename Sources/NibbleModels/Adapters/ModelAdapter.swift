@@ -20,8 +20,6 @@ public protocol ModelAdapter: Sendable {
     func chatPrompt(_ messages: [ChatMessage]) -> String
     /// Strings that end a reply in this format (excluded from the output).
     var defaultStopStrings: [String] { get }
-    /// Whether the adapter needs a LoRA adapter directory to be configured.
-    var requiresLoRA: Bool { get }
 }
 
 /// The adapters Nibble knows, by registry name.

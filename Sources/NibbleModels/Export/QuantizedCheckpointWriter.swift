@@ -42,8 +42,10 @@ public enum QuantizedCheckpointWriter {
 
     /// Quantizes the checkpoint in `source` per `quantizationConfigJSON` (a `BitsAndBytesConfig`, transformers'
     /// field names) into the new directory `destination`.
+    /// - Parameter loraDirectory: a PEFT LoRA adapter merged into the float weights before they are quantized
+    ///   (what loading with `loraDirectory` does), so the output is the adapted model, quantized once.
     public static func write(from source: URL, to destination: URL, quantizationConfigJSON: Data,
-                             dtype: WeightDType = .auto,
+                             dtype: WeightDType = .auto, loraDirectory: URL? = nil,
                              progress: ((Double, String) -> Void)? = nil) throws -> Summary {
         let settings: BitsAndBytesConfig
         do { settings = try BitsAndBytesConfig.decodeStrict(from: quantizationConfigJSON) } catch {
@@ -62,8 +64,10 @@ public enum QuantizedCheckpointWriter {
             throw ModelError.invalidOptions("\(destination.path) already holds a checkpoint; choose an empty or new directory")
         }
         let archive = try SafetensorsArchive(directory: source)
+        let lora = try loraDirectory.map { try LoRAAdapter(directory: $0) }
         progress?(0, "reading \(archive.files.count) weight file(s)")
-        let (tensors, quantized) = try self.tensors(archive: archive, config: config, settings: settings, dtype: dtype) {
+        let (tensors, quantized) = try self.tensors(archive: archive, config: config, settings: settings, dtype: dtype,
+                                                    lora: lora) {
             progress?(0.9 * $0, $1)
         }
 
@@ -93,7 +97,7 @@ public enum QuantizedCheckpointWriter {
     /// Linear weights the plan quantizes become bitsandbytes' tensors; everything else is converted to `dtype`
     /// (float tensors only) and kept.
     public static func tensors(archive: SafetensorsArchive, config: ModelConfig, settings: BitsAndBytesConfig,
-                               dtype: WeightDType,
+                               dtype: WeightDType, lora: LoRAAdapter? = nil,
                                progress: (Double, String) -> Void = { _, _ in }) throws -> ([TensorRecord], [String]) {
         let plan: QuantizationPlan
         do { plan = try settings.validated() } catch { throw ModelError.invalidOptions("\(error)") }
@@ -107,7 +111,22 @@ public enum QuantizedCheckpointWriter {
         for (index, name) in names.enumerated() {
             let view = try archive.tensor(name)
             let module = name.hasSuffix(".weight") ? String(name.dropLast(".weight".count)) : ""
-            if linears.contains(module), plan.shouldQuantize(moduleName: module) {
+            if let delta = lora?.delta(for: module) {
+                guard view.shape.count == 2, view.dtype.isFloatingPoint, delta.count == view.shape[0] * view.shape[1] else {
+                    throw ModelError.invalidAdapter(path: lora!.directory.path,
+                                                    reason: "LoRA update for '\(module)' does not match its \(view.shape) weight")
+                }
+                // As at load: the merged weight is float32 (no longer representable in the checkpoint's half type).
+                var merged = view.floats()  // (out, in)
+                for i in merged.indices { merged[i] += delta[i] }
+                if linears.contains(module), plan.shouldQuantize(moduleName: module) {
+                    records += quantize(merged, module: module, out: view.shape[0], inputs: view.shape[1],
+                                        plan: plan, dtypeName: "float32")
+                    quantized.append(module)
+                } else {
+                    records.append(TensorRecord(name: name, dtype: .f32, shape: view.shape, bytes: bytes(merged)))
+                }
+            } else if linears.contains(module), plan.shouldQuantize(moduleName: module) {
                 guard view.shape.count == 2, view.dtype.isFloatingPoint else {
                     throw ModelError.invalidWeight(name: name, reason: "\(view.dtype.rawValue) \(view.shape) is not a float matrix")
                 }
@@ -162,8 +181,13 @@ public enum QuantizedCheckpointWriter {
 
     /// The bitsandbytes tensors of one quantized linear weight.
     static func quantize(_ view: TensorView, module: String, plan: QuantizationPlan, dtype: WeightDType) -> [TensorRecord] {
-        let out = view.shape[0], inputs = view.shape[1]
         let (values, dtypeName) = loadedValues(view, dtype: dtype)
+        return quantize(values, module: module, out: view.shape[0], inputs: view.shape[1], plan: plan, dtypeName: dtypeName)
+    }
+
+    /// The bitsandbytes tensors of float `values` `(out, inputs)` that were held in torch dtype `dtypeName`.
+    static func quantize(_ values: [Float], module: String, out: Int, inputs: Int, plan: QuantizationPlan,
+                         dtypeName: String) -> [TensorRecord] {
         let weight = values.withUnsafeBufferPointer {
             plan.quantize(weight: $0, outFeatures: out, inFeatures: inputs, moduleName: module, originalDType: dtypeName)
         }
