@@ -30,7 +30,8 @@ public enum APIError: Error, Equatable, CustomStringConvertible {
     case unavailable(String)
     /// No such route.
     case routeNotFound(String)
-    case methodNotAllowed
+    /// The route exists for other methods (listed in `Allow`).
+    case methodNotAllowed(allowed: [String])
     /// A bug or a model failure.
     case internalError(String)
 
@@ -77,7 +78,7 @@ public enum APIError: Error, Equatable, CustomStringConvertible {
         case .loading: return "Loading model"
         case .unavailable(let reason): return reason
         case .routeNotFound(let path): return "File Not Found: \(path)"
-        case .methodNotAllowed: return "Method not allowed"
+        case .methodNotAllowed(let allowed): return "Method not allowed; this route takes \(allowed.joined(separator: ", "))"
         case .internalError(let detail): return detail
         }
     }
@@ -97,6 +98,7 @@ public enum APIError: Error, Equatable, CustomStringConvertible {
         headers[.contentType] = "application/json"
         if case .queueFull(let seconds) = self { headers[.retryAfter] = String(seconds) }
         if case .unauthorized = self { headers[.wwwAuthenticate] = "Bearer" }
+        if case .methodNotAllowed(let allowed) = self, !allowed.isEmpty { headers[.allow] = allowed.joined(separator: ", ") }
         let data = (try? JSONEncoder.wire.encode(envelope)) ?? Data("{}".utf8)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
@@ -123,7 +125,7 @@ public enum APIError: Error, Equatable, CustomStringConvertible {
         case let error as HTTPError:
             switch error.status {
             case .notFound: self = .routeNotFound("")
-            case .methodNotAllowed: self = .methodNotAllowed
+            case .methodNotAllowed: self = .methodNotAllowed(allowed: [])
             case .contentTooLarge: self = .bodyTooLarge(limit: 0)
             default:
                 self = error.status.code < 500

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -36,7 +37,8 @@ public func buildApplication(
 public func buildRouter(configuration: ServerConfiguration, models: ModelRegistry, scheduler: Scheduler,
                         metrics: ServerMetrics) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
-    router.add(middleware: ErrorMiddleware(metrics: metrics))
+    let routes = RouteMethods()
+    router.add(middleware: ErrorMiddleware(metrics: metrics, routes: routes))
     router.add(middleware: APIKeyMiddleware(keys: Set(configuration.apiKeys)))
     let validator = GenerationValidator(
         registry: models,
@@ -45,5 +47,7 @@ public func buildRouter(configuration: ServerConfiguration, models: ModelRegistr
     GenerationController(validator: validator, scheduler: scheduler, body: body).register(on: router)
     TokenizeController(validator: validator, body: body).register(on: router)
     OpsController(registry: models, scheduler: scheduler, metrics: metrics).register(on: router)
+    routes.record(router.routes.map { (path: "/" + $0.path.description.trimmingCharacters(in: CharacterSet(charactersIn: "/")),
+                                       method: $0.method.rawValue) })
     return router
 }

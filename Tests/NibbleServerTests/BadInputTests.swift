@@ -83,8 +83,8 @@ import Testing
         // Routes and methods.
         Case(name: "unknown route", method: "GET", path: "/v2/everything", status: 404),
         Case(name: "unknown POST route", path: "/v1/embeddings", body: Data("{}".utf8), status: 404),
-        Case(name: "GET on a POST route", method: "GET", path: "/v1/completions", status: 404),
-        Case(name: "DELETE on health", method: "DELETE", path: "/health", status: 404),
+        Case(name: "GET on a POST route", method: "GET", path: "/v1/completions", status: 405, mentions: "POST"),
+        Case(name: "DELETE on health", method: "DELETE", path: "/health", status: 405, mentions: "GET"),
     ]
 
     @Test func everyBadRequestGetsItsStatusAndTheServerKeepsServing() async throws {
@@ -103,6 +103,8 @@ import Testing
                 // Still alive and still generating after each one.
                 #expect(try await http(server.port, "GET", "/health").status == 200, "\(bad.name)")
             }
+            let wrongMethod = try await http(server.port, "GET", "/v1/completions")
+            #expect(wrongMethod.headers["allow"] == "POST")
             let ok = try await http(server.port, "POST", "/v1/completions", json: ["prompt": "Hello", "max_tokens": 4])
             #expect(ok.status == 200)
             #expect(server.scheduler.stats.active == 0)
