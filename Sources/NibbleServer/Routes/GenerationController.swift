@@ -49,22 +49,15 @@ struct GenerationController<Context: RequestContext>: Sendable {
                                      usage: UsageDTO(result.usage), timings: TimingsDTO(result.timings)))
         }
         return SSE.response(for: request) { sse in
-            for try await event in events {
-                switch event {
-                case .token(_, let text) where !text.isEmpty:
-                    try await sse.send(response(text: text, finish: nil, usage: nil))
-                case .token: continue
-                case .done(let reason, let usage, let timings):
-                    if reason == .cancelled { return }
-                    try await sse.send(response(text: "", finish: reason.openAIName, usage: nil, timings: TimingsDTO(timings)))
-                    if validated.includeUsage {
-                        var final = response(text: "", finish: nil, usage: UsageDTO(usage))
-                        final.choices = []
-                        try await sse.send(final)
-                    }
-                }
-            }
-            try await sse.sendDone()
+            try await Self.streamOpenAI(
+                events, to: &sse, includeUsage: validated.includeUsage,
+                envelope: { choices, usage, timings in
+                    var chunk = response(text: "", finish: nil, usage: usage, timings: timings)
+                    chunk.choices = choices
+                    return chunk
+                },
+                piece: { CompletionChoiceDTO(text: $0) },
+                finish: { CompletionChoiceDTO(text: "", finishReason: $0) })
         }
     }
 
@@ -98,24 +91,46 @@ struct GenerationController<Context: RequestContext>: Sendable {
         return SSE.response(for: request) { sse in
             try await sse.send(chunk(.init(role: "assistant", content: ""), finish: nil, usage: nil))
             var replyStarted = false
-            for try await event in events {
-                switch event {
-                case .token(_, var text) where !text.isEmpty:
+            try await Self.streamOpenAI(
+                events, to: &sse, includeUsage: validated.includeUsage,
+                envelope: { choices, usage, timings in
+                    var envelope = chunk(nil, finish: nil, usage: usage, timings: timings)
+                    envelope.choices = choices
+                    return envelope
+                },
+                piece: { text in
+                    var text = text
                     if !replyStarted {
                         text = String(text.drop { $0 == " " })
-                        if text.isEmpty { continue }
+                        if text.isEmpty { return nil }
                         replyStarted = true
                     }
-                    try await sse.send(chunk(.init(content: text), finish: nil, usage: nil))
-                case .token: continue
-                case .done(let reason, let usage, let timings):
-                    if reason == .cancelled { return }
-                    try await sse.send(chunk(.init(), finish: reason.openAIName, usage: nil, timings: TimingsDTO(timings)))
-                    if validated.includeUsage { try await sse.send(chunk(nil, finish: nil, usage: UsageDTO(usage))) }
-                }
-            }
-            try await sse.sendDone()
+                    return ChatChoiceDTO(delta: .init(content: text))
+                },
+                finish: { ChatChoiceDTO(delta: .init(), finishReason: $0) })
         }
+    }
+
+    /// The OpenAI stream after any opening chunk: a chunk per piece of text, then one carrying `finish_reason`
+    /// and timings, a usage-only chunk when `stream_options.include_usage` asked for one, then `[DONE]`.
+    /// A cancelled generation (the client left) just ends.
+    private static func streamOpenAI<Choice: Encodable>(
+        _ events: AsyncThrowingStream<GenerationEvent, any Error>, to sse: inout SSEWriter, includeUsage: Bool,
+        envelope: ([Choice], UsageDTO?, TimingsDTO?) -> OpenAIResponseDTO<Choice>,
+        piece: (String) -> Choice?, finish: (String?) -> Choice
+    ) async throws {
+        for try await event in events {
+            switch event {
+            case .token(_, let text) where !text.isEmpty:
+                if let choice = piece(text) { try await sse.send(envelope([choice], nil, nil)) }
+            case .token: continue
+            case .done(let reason, let usage, let timings):
+                if reason == .cancelled { return }
+                try await sse.send(envelope([finish(reason.openAIName)], nil, TimingsDTO(timings)))
+                if includeUsage { try await sse.send(envelope([], UsageDTO(usage), nil)) }
+            }
+        }
+        try await sse.sendDone()
     }
 
     // MARK: - POST /completion (llama.cpp)
