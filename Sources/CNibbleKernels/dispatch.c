@@ -5,7 +5,8 @@ nibble_impl nibble_best_impl(void) {
     static int cached = -1;
     if (cached < 0) {
         nibble_cpu_features f = nibble_detect_cpu_features();
-        cached = (f.avx2 && f.fma && f.f16c) ? NIBBLE_IMPL_AVX2 : NIBBLE_IMPL_SCALAR;
+        int avx2 = f.avx2 && f.fma && f.f16c;
+        cached = avx2 && f.avx512 ? NIBBLE_IMPL_AVX512 : avx2 ? NIBBLE_IMPL_AVX2 : NIBBLE_IMPL_SCALAR;
     }
     return (nibble_impl)cached;
 }
@@ -13,7 +14,7 @@ nibble_impl nibble_best_impl(void) {
 void nibble_matmul(nibble_impl impl, nibble_weight_format format, const float *x, size_t rows, size_t ldx,
                    const void *w, size_t n, size_t o_begin, size_t o_end, float *y, size_t ldy) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (impl == NIBBLE_IMPL_AVX2) {
+    if (impl >= NIBBLE_IMPL_AVX2) {
         nibble_matmul_avx2(format, x, rows, ldx, w, n, o_begin, o_end, y, ldy);
         return;
     }
@@ -24,7 +25,7 @@ void nibble_matmul(nibble_impl impl, nibble_weight_format format, const float *x
 
 float nibble_dot_f32(nibble_impl impl, const float *a, const float *b, size_t n) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (impl == NIBBLE_IMPL_AVX2) return nibble_dot_f32_avx2(a, b, n);
+    if (impl >= NIBBLE_IMPL_AVX2) return nibble_dot_f32_avx2(a, b, n);
 #endif
     (void)impl;
     return nibble_dot_f32_scalar(a, b, n);
@@ -32,7 +33,7 @@ float nibble_dot_f32(nibble_impl impl, const float *a, const float *b, size_t n)
 
 void nibble_axpy_f32(nibble_impl impl, float *y, float alpha, const float *x, size_t n) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (impl == NIBBLE_IMPL_AVX2) {
+    if (impl >= NIBBLE_IMPL_AVX2) {
         nibble_axpy_f32_avx2(y, alpha, x, n);
         return;
     }
@@ -43,7 +44,7 @@ void nibble_axpy_f32(nibble_impl impl, float *y, float alpha, const float *x, si
 
 void nibble_f16_to_f32(nibble_impl impl, const uint16_t *src, float *dst, size_t n) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (impl == NIBBLE_IMPL_AVX2) {
+    if (impl >= NIBBLE_IMPL_AVX2) {
         nibble_f16_to_f32_avx2(src, dst, n);
         return;
     }
@@ -54,7 +55,7 @@ void nibble_f16_to_f32(nibble_impl impl, const uint16_t *src, float *dst, size_t
 
 void nibble_round_f32(nibble_impl impl, nibble_round_format format, const float *src, float *dst, size_t n) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (impl == NIBBLE_IMPL_AVX2) {
+    if (impl >= NIBBLE_IMPL_AVX2) {
         nibble_round_f32_avx2(format, src, dst, n);
         return;
     }
@@ -66,7 +67,7 @@ void nibble_round_f32(nibble_impl impl, nibble_round_format format, const float 
 void nibble_matmul_i8(nibble_impl impl, const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n,
                       size_t o_begin, size_t o_end, int32_t *y, size_t ldy) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (impl == NIBBLE_IMPL_AVX2) {
+    if (impl >= NIBBLE_IMPL_AVX2) {
         nibble_matmul_i8_avx2(a, rows, lda, b, n, o_begin, o_end, NULL, NULL, 0, y, NULL, ldy);
         return;
     }
@@ -79,7 +80,7 @@ void nibble_matmul_i8_scaled(nibble_impl impl, const int8_t *a, size_t rows, siz
                              size_t o_begin, size_t o_end, const float *row_scale, const float *col_scale, float k,
                              float *y, size_t ldy) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (impl == NIBBLE_IMPL_AVX2) {
+    if (impl >= NIBBLE_IMPL_AVX2) {
         nibble_matmul_i8_avx2(a, rows, lda, b, n, o_begin, o_end, row_scale, col_scale, k, NULL, y, ldy);
         return;
     }
@@ -91,7 +92,11 @@ void nibble_matmul_i8_scaled(nibble_impl impl, const int8_t *a, size_t rows, siz
 void nibble_matmul_4bit(nibble_impl impl, const nibble_4bit_weight *w, const float *x, size_t rows, size_t ldx,
                         size_t o_begin, size_t o_end, float *y, size_t ldy) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (impl == NIBBLE_IMPL_AVX2) {
+    if (impl == NIBBLE_IMPL_AVX512 && nibble_4bit_avx512_handles(w)) {
+        nibble_matmul_4bit_avx512(w, x, rows, ldx, o_begin, o_end, y, ldy);
+        return;
+    }
+    if (impl >= NIBBLE_IMPL_AVX2) {
         nibble_matmul_4bit_avx2(w, x, rows, ldx, o_begin, o_end, y, ldy);
         return;
     }
@@ -103,7 +108,7 @@ void nibble_matmul_4bit(nibble_impl impl, const nibble_4bit_weight *w, const flo
 void nibble_quantize_i8_rows(nibble_impl impl, const float *x, size_t rows, size_t n, float threshold, int8_t *q,
                              float *absmax) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (impl == NIBBLE_IMPL_AVX2) {
+    if (impl >= NIBBLE_IMPL_AVX2) {
         nibble_quantize_i8_rows_avx2(x, rows, n, threshold, q, absmax);
         return;
     }

@@ -64,37 +64,6 @@ AVX2 INLINE __m256 decode8(const uint8_t *packed, size_t e, __m256 lo, __m256 hi
     return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, index), _mm256_permutevar8x32_ps(hi, index), select);
 }
 
-/// Walks the absmax of consecutive blocks without dividing.
-typedef struct {
-    size_t block;       // next block
-    size_t group;       // its nested group (double quantization)
-    size_t group_left;  // blocks left in that group
-} scale_cursor;
-
-INLINE scale_cursor scale_cursor_at(const nibble_4bit_weight *w, size_t block) {
-    scale_cursor c = {block, 0, 0};
-    if (!w->absmax) {
-        c.group = block / w->nested_blocksize;
-        c.group_left = (c.group + 1) * w->nested_blocksize - block;
-    }
-    return c;
-}
-
-/// The absmax of the cursor's block (as `nibble_4bit_block_scale` computes it); moves to the next block.
-INLINE float scale_cursor_next(const nibble_4bit_weight *w, scale_cursor *c) {
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#endif
-    size_t b = c->block++;
-    if (w->absmax) return w->absmax[b];
-    float scaled = w->absmax_code[w->absmax_codes[b]] * w->nested_absmax[c->group];
-    if (--c->group_left == 0) {
-        c->group++;
-        c->group_left = w->nested_blocksize;
-    }
-    return scaled + w->offset;
-}
-
 /// Over the flattened elements [begin, end): with `store`, writes them dequantized to dst `(end − begin)`;
 /// otherwise returns their dot product with x `(end − begin)`.
 AVX2 INLINE float span(const nibble_4bit_weight *w, size_t begin, size_t end, const float *x, float *dst,

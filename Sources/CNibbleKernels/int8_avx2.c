@@ -75,6 +75,7 @@ AVX2 INLINE void row1(const int16_t *xw, const int8_t *b, size_t n, size_t o, co
     __m256i p0 = _mm256_setzero_si256(), p1 = p0, p2 = p0, p3 = p0;
     size_t i = 0;
     for (; i + 64 <= n; i += 64) {
+        _mm_prefetch((const char *)(bo + i) + NIBBLE_PREFETCH_BYTES, _MM_HINT_T0);
         p0 = madd(p0, _mm256_loadu_si256((const __m256i *)(xw + i)), widen16(bo + i));
         p1 = madd(p1, _mm256_loadu_si256((const __m256i *)(xw + i + 16)), widen16(bo + i + 16));
         p2 = madd(p2, _mm256_loadu_si256((const __m256i *)(xw + i + 32)), widen16(bo + i + 32));

@@ -30,7 +30,7 @@ AVX2 INLINE float hsum(__m256 v) {
 // A register tile: R input rows × C weight rows, R·C accumulators over the whole row length. Each weight
 // vector is widened once and used R times; each input vector is loaded once and used C times. R and C are
 // compile-time constants at every call site, so the accumulator arrays live in registers.
-#define DEFINE_TILE(FMT)                                                                                       \
+#define DEFINE_TILE(FMT, BYTES)                                                                                     \
     AVX2 INLINE void tile_##FMT(const float *x, size_t ldx, const char *w, size_t ldw_bytes, size_t n,         \
                                 float *y, size_t ldy, const int R, const int C) {                             \
         __m256 acc[4][4];                                                                                       \
@@ -59,6 +59,13 @@ AVX2 INLINE float hsum(__m256 v) {
         const char *w0 = w, *w1 = w + ldw_bytes, *w2 = w + 2 * ldw_bytes, *w3 = w + 3 * ldw_bytes;              \
         size_t i = 0;                                                                                           \
         for (; i + 16 <= n; i += 16) {                                                                          \
+            /* One request per 64-byte line of each row (16 elements are 64 or 32 bytes). */                   \
+            if ((BYTES) == 4 || (i & 31) == 0) {                                                                \
+                _mm_prefetch(w0 + i * (BYTES) + NIBBLE_PREFETCH_BYTES, _MM_HINT_T0);                            \
+                _mm_prefetch(w1 + i * (BYTES) + NIBBLE_PREFETCH_BYTES, _MM_HINT_T0);                            \
+                _mm_prefetch(w2 + i * (BYTES) + NIBBLE_PREFETCH_BYTES, _MM_HINT_T0);                            \
+                _mm_prefetch(w3 + i * (BYTES) + NIBBLE_PREFETCH_BYTES, _MM_HINT_T0);                            \
+            }                                                                                                   \
             __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);                                \
             a0 = _mm256_fmadd_ps(x0, load8_##FMT(w0, i), a0);                                                   \
             a1 = _mm256_fmadd_ps(x0, load8_##FMT(w1, i), a1);                                                   \
@@ -121,9 +128,9 @@ AVX2 INLINE float hsum(__m256 v) {
         }                                                                                                       \
     }
 
-DEFINE_TILE(f32)
-DEFINE_TILE(f16)
-DEFINE_TILE(bf16)
+DEFINE_TILE(f32, 4)
+DEFINE_TILE(f16, 2)
+DEFINE_TILE(bf16, 2)
 
 void nibble_matmul_avx2(nibble_weight_format format, const float *x, size_t rows, size_t ldx, const void *w,
                         size_t n, size_t o_begin, size_t o_end, float *y, size_t ldy) {

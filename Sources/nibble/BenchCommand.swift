@@ -70,7 +70,7 @@ struct Bench: ParsableCommand {
             let object: [String: Any] = [
                 "model": loaded.directory.path,
                 "threads": Parallel.threadCount,
-                "kernels": KernelPath.current == .vector && KernelPath.best == .vector ? "vector" : "portable",
+                "kernels": KernelPath.current.name,
                 "pool": Parallel.backend.rawValue,
                 "prompt_tokens": promptTokens, "gen_tokens": genTokens, "runs": runs,
                 "prefill_tokens_per_second": prefillRate,
@@ -92,7 +92,7 @@ struct Bench: ParsableCommand {
             return
         }
         print("model          \(loaded.directory.path)")
-        print("threads        \(Parallel.threadCount) (\(Parallel.backend.rawValue) threads, \(KernelPath.best == .vector && KernelPath.current == .vector ? "vector" : "portable") kernels)")
+        print("threads        \(Parallel.threadCount) (\(Parallel.backend.rawValue) threads, \(KernelPath.current.name) kernels)")
         print("weights        \(formatBytes(weightBytes)) \(loaded.memory.bytesByFormat.sorted { $0.value > $1.value }.map { "\($0.key) \(formatBytes($0.value))" }.joined(separator: ", "))")
         print(String(format: "prefill        %.1f tokens/s (%d tokens)", prefillRate, promptTokens))
         print(String(format: "first token    %.1f ms", firstTokenMs))

@@ -8,7 +8,7 @@ import Testing
 @Suite struct MatmulKernelTests {
     typealias Seeded = KernelReferenceTests.Seeded
 
-    static let paths: [KernelPath] = [.vector, .portable]
+    static let paths: [KernelPath] = [.vector, .avx2, .portable]
 
     /// A weight in `format` plus its exact float32 values.
     static func weight(_ format: DenseFormat, out: Int, inp: Int, rng: inout Seeded) -> (DenseWeight, [Float]) {

@@ -5,7 +5,7 @@ import Testing
 /// The int8 and 4-bit kernels on both paths against plain Swift references: int8 sums exactly, 4-bit
 /// dequantization exactly (one-hot inputs pick single weights), 4-bit products within float summation error.
 @Suite struct QuantizedKernelTests {
-    static let paths: [KernelPath] = [.vector, .portable]
+    static let paths: [KernelPath] = [.vector, .avx2, .portable]
 
     static func randomInt8(_ count: Int, _ rng: inout SeededRandom) -> [Int8] {
         (0..<count).map { _ in Int8(truncatingIfNeeded: rng.next()) }  // the full range, −128 included
@@ -236,7 +236,8 @@ import Testing
     @Test(arguments: [FloatRounding.f32, .f16, .bf16])
     func fourBitDecodesExactly(rounding: FloatRounding) {
         var rng = SeededRandom(seed: 11)
-        for (out, inp, blocksize) in [(5, 37, 64), (7, 64, 64), (3, 130, 64), (20, 33, 16), (4, 9, 6), (6, 96, 32), (9, 64, 128)] {
+        for (out, inp, blocksize) in [(5, 37, 64), (7, 64, 64), (3, 130, 64), (20, 33, 16), (4, 9, 6), (6, 96, 32), (9, 64, 128),
+                                       (5, 128, 64), (3, 384, 128), (4, 128, 256), (3, 256, 512)] {
             let weight = FourBit(out: out, inp: inp, blocksize: blocksize, rng: &rng)
             for doubleQuant in [false, true] {
                 let expected = weight.dequantized(rounding, doubleQuant: doubleQuant)
@@ -263,9 +264,12 @@ import Testing
     @Test(arguments: [FloatRounding.f32, .f16, .bf16])
     func fourBitProductsMatchReference(rounding: FloatRounding) {
         var rng = SeededRandom(seed: 12)
-        // Rows of 32k elements with blocks of 32k take the fast layout; (40, 512) crosses nested absmax groups.
+        // Rows of 32k elements with blocks of 32k take the AVX2 fast layout, rows of 128k with blocks of 64 or
+        // 128k the AVX-512 one; (40, 512) crosses nested absmax groups; (9, 384, 256) and (3, 128, 4096) start
+        // rows inside a block.
         let shapes = [(1, 1, 64), (3, 7, 64), (9, 37, 64), (4, 64, 64), (17, 100, 64), (5, 257, 128), (2, 2048, 64),
-                      (300, 515, 64), (40, 512, 64), (13, 96, 32), (7, 320, 256)]
+                      (300, 515, 64), (40, 512, 64), (13, 96, 32), (7, 320, 256), (9, 384, 256), (3, 128, 4096),
+                      (70, 512, 128)]
         for (out, inp, blocksize) in shapes {
             let weight = FourBit(out: out, inp: inp, blocksize: blocksize, rng: &rng)
             for doubleQuant in [false, true] {

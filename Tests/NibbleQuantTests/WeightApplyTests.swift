@@ -64,7 +64,7 @@ import NibbleTestSupport
                 for rows in [1, 4, 6] {
                     let x = random(rows * inF, seed: UInt64(rows))
                     let ref = naive(dequantized, x.map(dtype.round), rows: rows, out: out, inF: inF)
-                    for path in [KernelPath.vector, .portable] {
+                    for path in [KernelPath.vector, .avx2, .portable] {
                         let y = apply(weight, x, rows: rows, path: path)
                         for i in y.indices {
                             #expect(abs(y[i] - ref[i]) <= 1e-5 * max(1, abs(ref[i])),
@@ -92,7 +92,7 @@ import NibbleTestSupport
                     Int8Weight(quantizing: $0, outFeatures: out, inFeatures: inF, threshold: threshold)
                 }
                 let expected = x.withUnsafeBufferPointer { weight.forward($0.baseAddress!, rows: rows).output }
-                for path in [KernelPath.vector, .portable] {
+                for path in [KernelPath.vector, .avx2, .portable] {
                     let y = apply(weight, x, rows: rows, path: path)
                     #expect(y.map(\.bitPattern) == expected.map(\.bitPattern),
                             "\(path) threshold \(threshold) rows \(rows) \(out)x\(inF)")

@@ -9,6 +9,8 @@ typedef struct {
     int avx2;
     int fma;
     int f16c;
+    /// AVX-512 F, BW, DQ and VL, with the operating system saving the 512-bit registers.
+    int avx512;
 } nibble_cpu_features;
 
 /// Detects the running CPU's features (all zero on non-x86 machines).
@@ -20,6 +22,9 @@ typedef enum {
     NIBBLE_IMPL_SCALAR = 0,
     /// AVX2 + FMA + F16C on x86_64; only valid when `nibble_detect_cpu_features` reports all three.
     NIBBLE_IMPL_AVX2 = 1,
+    /// `NIBBLE_IMPL_AVX2` plus AVX-512 kernels where they are faster (4-bit weights); only valid when the
+    /// features also report `avx512`.
+    NIBBLE_IMPL_AVX512 = 2,
 } nibble_impl;
 
 /// Element formats of a weight matrix.
