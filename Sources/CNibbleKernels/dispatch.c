@@ -14,6 +14,10 @@ nibble_impl nibble_best_impl(void) {
 void nibble_matmul(nibble_impl impl, nibble_weight_format format, const float *x, size_t rows, size_t ldx,
                    const void *w, size_t n, size_t o_begin, size_t o_end, float *y, size_t ldy) {
 #if defined(__x86_64__) || defined(__i386__)
+    if (impl == NIBBLE_IMPL_AVX512) {
+        nibble_matmul_avx512(format, x, rows, ldx, w, n, o_begin, o_end, y, ldy);
+        return;
+    }
     if (impl >= NIBBLE_IMPL_AVX2) {
         nibble_matmul_avx2(format, x, rows, ldx, w, n, o_begin, o_end, y, ldy);
         return;

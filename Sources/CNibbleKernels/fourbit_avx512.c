@@ -187,7 +187,7 @@ AVX512 void nibble_matmul_4bit_avx512(const nibble_4bit_weight *w, const float *
     for (size_t block = o_begin; block < o_end; block += NIBBLE_WEIGHT_BLOCK) {
         size_t count = block + NIBBLE_WEIGHT_BLOCK < o_end ? NIBBLE_WEIGHT_BLOCK : o_end - block;
         span_rounded(w, block * n, (block + count) * n, NULL, scratch, 1, code);
-        nibble_matmul_avx2(NIBBLE_WEIGHT_F32, xp, rows, n, scratch, n, 0, count, y + block, ldy);
+        nibble_matmul_avx512(NIBBLE_WEIGHT_F32, xp, rows, n, scratch, n, 0, count, y + block, ldy);
     }
     free(scratch);
     free(xp);

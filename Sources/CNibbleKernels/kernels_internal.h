@@ -180,6 +180,8 @@ void nibble_axpy_f32_scalar(float *y, float alpha, const float *x, size_t n);
 #if defined(__x86_64__) || defined(__i386__)
 void nibble_matmul_avx2(nibble_weight_format format, const float *x, size_t rows, size_t ldx, const void *w,
                         size_t n, size_t o_begin, size_t o_end, float *y, size_t ldy);
+void nibble_matmul_avx512(nibble_weight_format format, const float *x, size_t rows, size_t ldx, const void *w,
+                          size_t n, size_t o_begin, size_t o_end, float *y, size_t ldy);
 float nibble_dot_f32_avx2(const float *a, const float *b, size_t n);
 void nibble_axpy_f32_avx2(float *y, float alpha, const float *x, size_t n);
 void nibble_f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n);
