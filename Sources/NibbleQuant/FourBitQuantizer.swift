@@ -37,32 +37,73 @@ public enum FourBitQuantizer {
         var indices = [UInt8](repeating: 0, count: n + (n & 1)) // (n rounded up to even)
         let (boundaries, sortedToIndex) = bucketTable(type)
         // Padding nibble: the code of 0.
-        indices[indices.count - 1] = bucket(0, boundaries, sortedToIndex)
-        for b in 0..<blocks {
-            let start = b * blocksize, end = min(start + blocksize, n)
-            var am: Float = 0
-            for i in start..<end { am = max(am, abs(values[i])) }
-            if end - start == blocksize {
-                // Full block: multiply by an f32 reciprocal, like the vectorized kernel.
-                absmax[b] = am
-                let inv = 1 / max(am, 1e-38)
-                for i in start..<end {
-                    let s = min(max(values[i] * inv, -1), 1)
-                    indices[i] = bucket(s, boundaries, sortedToIndex)
-                }
-            } else {
-                // Tail block: the scalar remainder loop divides, and stores the clamped absmax.
-                let clamped = max(am, 1e-38)
-                absmax[b] = am == 0 ? 0 : clamped
-                for i in start..<end {
-                    let s = min(max(values[i] / clamped, -1), 1)
-                    indices[i] = bucket(s, boundaries, sortedToIndex)
+        indices[indices.count - 1] = boundaries.withUnsafeBufferPointer { mids in
+            sortedToIndex.withUnsafeBufferPointer { bucket(0, mids.baseAddress!, $0.baseAddress!) }
+        }
+        // Blocks are independent, so a checkpoint's worth of them is shared across cores; this is most of the
+        // time a 4-bit load takes.
+        absmax.withUnsafeMutableBufferPointer { absmax in
+            indices.withUnsafeMutableBufferPointer { indices in
+                boundaries.withUnsafeBufferPointer { mids in
+                    sortedToIndex.withUnsafeBufferPointer { map in
+                        Parallel.forRange(blocks, work: n * 8) { range in
+                            for b in range {
+                                quantizeBlock(values, b * blocksize, min((b + 1) * blocksize, n),
+                                              full: (b + 1) * blocksize <= n, absmax: &absmax[b], indices: indices,
+                                              mids.baseAddress!, map.baseAddress!)
+                            }
+                        }
+                    }
                 }
             }
         }
         var packed = [UInt8](repeating: 0, count: indices.count / 2) // ((n+1)/2)
-        for k in 0..<packed.count { packed[k] = indices[2 * k] << 4 | indices[2 * k + 1] }
+        packed.withUnsafeMutableBufferPointer { packed in
+            indices.withUnsafeBufferPointer { indices in
+                for k in 0..<packed.count { packed[k] = indices[2 * k] << 4 | indices[2 * k + 1] }
+            }
+        }
         return (packed, absmax)
+    }
+
+    /// Codes of the elements [start, end) of one block into `indices`, and the block's absmax.
+    @inline(__always)
+    static func quantizeBlock(_ values: UnsafeBufferPointer<Float>, _ start: Int, _ end: Int, full: Bool,
+                              absmax: inout Float, indices: UnsafeMutableBufferPointer<UInt8>,
+                              _ mids: UnsafePointer<Float>, _ map: UnsafePointer<UInt8>) {
+        var am: Float = 0
+        for i in start..<end { am = max(am, abs(values[i])) }
+        if full {
+            // Full block: multiply by an f32 reciprocal, like the vectorized kernel.
+            absmax = am
+            let inv = 1 / max(am, 1e-38)
+            var i = start
+            // Sixteen at a time, without branches: the code is the count of boundaries below the scaled value
+            // (clamping to [-1, 1] cannot change that count, and a NaN counts none, as in `bucket`).
+            if let base = values.baseAddress {
+                while i + 16 <= end {
+                    let scaled = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<Float>.self) * inv
+                    var count = SIMD16<Int32>()  // (16)
+                    for k in 0..<15 {
+                        count &+= SIMD16<Int32>().replacing(with: 1, where: SIMD16<Float>(repeating: mids[k]) .< scaled)
+                    }
+                    for j in 0..<16 { indices[i + j] = map[Int(count[j])] }
+                    i += 16
+                }
+            }
+            for i in i..<end {
+                let s = min(max(values[i] * inv, -1), 1)
+                indices[i] = bucket(s, mids, map)
+            }
+        } else {
+            // Tail block: the scalar remainder loop divides, and stores the clamped absmax.
+            let clamped = max(am, 1e-38)
+            absmax = am == 0 ? 0 : clamped
+            for i in start..<end {
+                let s = min(max(values[i] / clamped, -1), 1)
+                indices[i] = bucket(s, mids, map)
+            }
+        }
     }
 
     /// Midpoints of the sorted code (15) and the map from sorted position to bnb index (16).
@@ -76,10 +117,15 @@ public enum FourBitQuantizer {
     }
 
     /// torch.bucketize (right=False): the count of boundaries strictly below `s`, so exact ties go lower.
+    /// The boundaries are sorted, so `mids[k] < s` holds for a prefix of k: four halvings find its length
+    /// (a NaN compares false everywhere and lands at 0, as a linear count would).
     @inline(__always)
-    static func bucket(_ s: Float, _ mids: [Float], _ map: [UInt8]) -> UInt8 {
+    static func bucket(_ s: Float, _ mids: UnsafePointer<Float>, _ map: UnsafePointer<UInt8>) -> UInt8 {
         var p = 0
-        while p < 15 && mids[p] < s { p += 1 }
+        if mids[7] < s { p = 8 }
+        if mids[p + 3] < s { p += 4 }
+        if mids[p + 1] < s { p += 2 }
+        if mids[p] < s { p += 1 }
         return map[p]
     }
 

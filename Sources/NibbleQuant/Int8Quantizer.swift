@@ -10,14 +10,22 @@ public enum Int8Quantizer {
     public static func quantizeRows(_ w: UnsafeBufferPointer<Float>, rows: Int, cols: Int) -> (cb: [Int8], scb: [Float]) {
         var cb = [Int8](repeating: 0, count: rows * cols)  // (rows, cols)
         var scb = [Float](repeating: 0, count: rows)       // (rows)
-        for r in 0..<rows {
-            var am: Float = 0
-            for c in 0..<cols { am = max(am, abs(w[r * cols + c])) }
-            scb[r] = am
-            let scale = (1 / am) * 127
-            for c in 0..<cols {
-                let v = (w[r * cols + c] * scale).rounded(.toNearestOrEven)
-                cb[r * cols + c] = v.isNaN ? 0 : Int8(max(-127, min(127, v)))
+        // Rows are independent; a load quantizes a whole checkpoint, so they are shared across cores.
+        cb.withUnsafeMutableBufferPointer { cb in
+            scb.withUnsafeMutableBufferPointer { scb in
+                Parallel.forRange(rows, work: rows * cols * 4) { range in
+                    for r in range {
+                        let row = UnsafeBufferPointer(rebasing: w[(r * cols)..<((r + 1) * cols)])
+                        var am: Float = 0
+                        for v in row { am = max(am, abs(v)) }
+                        scb[r] = am
+                        let scale = (1 / am) * 127
+                        for c in 0..<cols {
+                            let v = (row[c] * scale).rounded(.toNearestOrEven)
+                            cb[r * cols + c] = v.isNaN ? 0 : Int8(max(-127, min(127, v)))
+                        }
+                    }
+                }
             }
         }
         return (cb, scb)
@@ -25,7 +33,13 @@ public enum Int8Quantizer {
 
     /// Quantizes f32 weights `(out, in)` exactly as `Int8Params` does: first to fp16, then row-wise.
     public static func quantize(weight: UnsafeBufferPointer<Float>, outFeatures: Int, inFeatures: Int) -> (cb: [Int8], scb: [Float]) {
-        let half = weight.map { roundToF16($0) }
+        let count = outFeatures * inFeatures
+        let half = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in  // (out, in)
+            if let src = weight.baseAddress, let dst = buffer.baseAddress {
+                FloatRounding.f16.round(src, into: dst, count: count)
+            }
+            initialized = count
+        }
         return half.withUnsafeBufferPointer { quantizeRows($0, rows: outFeatures, cols: inFeatures) }
     }
 }
