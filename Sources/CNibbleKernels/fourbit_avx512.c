@@ -45,14 +45,18 @@ AVX512 INLINE __m512 round16(nibble_round_format format, __m512 v) {
     }
 }
 
-/// dst `(rows, n)` = x `(rows, ldx)` with each chunk of 128 columns in decode order (see the top of the file).
-static void permute_rows(const float *x, size_t rows, size_t ldx, size_t n, float *dst) {
+/// dst `(rows, n)` = x `(rows, ldx)` with each chunk of 128 columns in decode order (see the top of the file):
+/// output vector s of a chunk gathers, from lane j, element 8j + 2⌊s/2⌋ + (s even ? 1 : 0).
+AVX512 static void permute_rows(const float *x, size_t rows, size_t ldx, size_t n, float *dst) {
+    const __m512i lanes = _mm512_setr_epi32(0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120);
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * ldx;
         float *dr = dst + r * n;
         for (size_t c = 0; c < n; c += CHUNK)
-            for (size_t s = 0; s < 8; s++)
-                for (size_t j = 0; j < 16; j++) dr[c + 16 * s + j] = xr[c + 8 * j + 2 * (s / 2) + (s % 2 == 0)];
+            for (int s = 0; s < 8; s++) {
+                __m512i index = _mm512_add_epi32(lanes, _mm512_set1_epi32(2 * (s / 2) + (s % 2 == 0)));
+                _mm512_storeu_ps(dr + c + 16 * s, _mm512_i32gather_ps(index, xr + c, 4));
+            }
     }
 }
 
@@ -169,7 +173,10 @@ AVX512 void nibble_matmul_4bit_avx512(const nibble_4bit_weight *w, const float *
                                       size_t o_begin, size_t o_end, float *y, size_t ldy) {
     size_t n = w->n;
     const __m512 code = _mm512_loadu_ps(w->code);
-    float *xp = aligned_alloc(64, (rows * n * sizeof(float) + 63) / 64 * 64);  // (rows, n) input in decode order
+    // (rows, n) input in decode order: on the stack for one row (decode calls this for every chunk of every
+    // matmul, so an allocation per call shows up).
+    float stack[8192] __attribute__((aligned(64)));
+    float *xp = rows * n <= 8192 ? stack : aligned_alloc(64, (rows * n * sizeof(float) + 63) / 64 * 64);
     if (!xp) abort();
     permute_rows(x, rows, ldx, n, xp);
     if (rows == 1) {
@@ -177,7 +184,7 @@ AVX512 void nibble_matmul_4bit_avx512(const nibble_4bit_weight *w, const float *
         for (size_t o = o_begin; o < o_end; o++)
             y[o] = w->compute == NIBBLE_ROUND_F32 ? dot_f32(w, o * n, (o + 1) * n, xp, code)
                                                   : span_rounded(w, o * n, (o + 1) * n, xp, NULL, 0, code);
-        free(xp);
+        if (xp != stack) free(xp);
         return;
     }
     // Several input rows: decode a block of weight rows once (it stays in cache) and run the float kernel on
@@ -190,6 +197,6 @@ AVX512 void nibble_matmul_4bit_avx512(const nibble_4bit_weight *w, const float *
         nibble_matmul_avx512(NIBBLE_WEIGHT_F32, xp, rows, n, scratch, n, 0, count, y + block, ldy);
     }
     free(scratch);
-    free(xp);
+    if (xp != stack) free(xp);
 }
 #endif
