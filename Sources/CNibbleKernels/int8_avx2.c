@@ -22,32 +22,8 @@ AVX2 INLINE uint32_t hsum_i32(__m256i v) {
     return (uint32_t)_mm_cvtsi128_si32(s);
 }
 
-/// The scalar remainder of a dot product, wrapping like the vector lanes.
-INLINE uint32_t tail_dot(const int8_t *a, const int8_t *b, size_t i, size_t n) {
-    uint32_t sum = 0;
-    for (; i < n; i++) sum += (uint32_t)((int32_t)a[i] * (int32_t)b[i]);
-    return sum;
-}
-
-/// Where one call's sums go: int32 as is, or dequantized to float32 when `yf` is set.
-typedef struct {
-    const float *row_scale, *col_scale;
-    float k;
-    int32_t *yi;
-    float *yf;
-    size_t ldy;
-} sink;
-
-INLINE void put(const sink *s, size_t r, size_t o, uint32_t sum) {
-    if (s->yf) {
-        s->yf[r * s->ldy + o] = ((float)(int32_t)sum * (s->row_scale[r] * s->col_scale[o])) * s->k;
-    } else {
-        s->yi[r * s->ldy + o] = (int32_t)sum;
-    }
-}
-
 /// Register tile: R input rows (from row r) × C weight rows (from row o), R·C accumulators over the row.
-AVX2 INLINE void tile(const int8_t *a, size_t lda, const int8_t *b, size_t n, size_t r, size_t o, const sink *s,
+AVX2 INLINE void tile(const int8_t *a, size_t lda, const int8_t *b, size_t n, size_t r, size_t o, const nibble_i8_sink *s,
                       const int R, const int C) {
     __m256i acc[4][4];
     for (int i = 0; i < R; i++)
@@ -64,13 +40,13 @@ AVX2 INLINE void tile(const int8_t *a, size_t lda, const int8_t *b, size_t n, si
     }
     for (int q = 0; q < R; q++)
         for (int j = 0; j < C; j++)
-            put(s, r + q, o + j, hsum_i32(acc[q][j]) + tail_dot(ar + q * lda, bo + j * n, i, n));
+            nibble_i8_put(s, r + q, o + j, hsum_i32(acc[q][j]) + nibble_i8_tail_dot(ar + q * lda, bo + j * n, i, n));
 }
 
 /// Decode path: one weight row at a time against the input row pre-widened to int16 (xw), so the weights are
 /// read strictly in order. Interleaving several short rows (2 KiB at n = 2048) left the hardware prefetcher
 /// too little of each stream to lock on to, and halved the read rate.
-AVX2 INLINE void row1(const int16_t *xw, const int8_t *b, size_t n, size_t o, const sink *s, const int8_t *a) {
+AVX2 INLINE void row1(const int16_t *xw, const int8_t *b, size_t n, size_t o, const nibble_i8_sink *s, const int8_t *a) {
     const int8_t *bo = b + o * n;
     __m256i p0 = _mm256_setzero_si256(), p1 = p0, p2 = p0, p3 = p0;
     size_t i = 0;
@@ -83,13 +59,13 @@ AVX2 INLINE void row1(const int16_t *xw, const int8_t *b, size_t n, size_t o, co
     }
     for (; i + 16 <= n; i += 16) p0 = madd(p0, _mm256_loadu_si256((const __m256i *)(xw + i)), widen16(bo + i));
     __m256i sum = _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3));
-    put(s, 0, o, hsum_i32(sum) + tail_dot(a, bo, i, n));
+    nibble_i8_put(s, 0, o, hsum_i32(sum) + nibble_i8_tail_dot(a, bo, i, n));
 }
 
 AVX2 void nibble_matmul_i8_avx2(const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n, size_t o_begin,
                                 size_t o_end, const float *row_scale, const float *col_scale, float k, int32_t *yi,
                                 float *yf, size_t ldy) {
-    const sink s = {row_scale, col_scale, k, yi, yf, ldy};
+    const nibble_i8_sink s = {row_scale, col_scale, k, yi, yf, ldy};
     if (rows == 1) {
         int16_t stack[4096];
         int16_t *xw = n <= 4096 ? stack : malloc(n * sizeof(int16_t));  // (n) the input row as int16

@@ -141,6 +141,30 @@ static inline float scale_cursor_next(const nibble_4bit_weight *w, scale_cursor 
     return scaled + w->offset;
 }
 
+/// The scalar remainder of a dot product, wrapping like the vector lanes.
+static inline uint32_t nibble_i8_tail_dot(const int8_t *a, const int8_t *b, size_t i, size_t n) {
+    uint32_t sum = 0;
+    for (; i < n; i++) sum += (uint32_t)((int32_t)a[i] * (int32_t)b[i]);
+    return sum;
+}
+
+/// Where one call's sums go: int32 as is, or dequantized to float32 when `yf` is set.
+typedef struct {
+    const float *row_scale, *col_scale;
+    float k;
+    int32_t *yi;
+    float *yf;
+    size_t ldy;
+} nibble_i8_sink;
+
+static inline void nibble_i8_put(const nibble_i8_sink *s, size_t r, size_t o, uint32_t sum) {
+    if (s->yf) {
+        s->yf[r * s->ldy + o] = ((float)(int32_t)sum * (s->row_scale[r] * s->col_scale[o])) * s->k;
+    } else {
+        s->yi[r * s->ldy + o] = (int32_t)sum;
+    }
+}
+
 /// The body of `nibble_quantize_i8_rows`, compiled once per target so the vector build inlines rounding.
 /// `m >= am` keeps the current maximum when m is NaN, as the reference's max does.
 #define NIBBLE_QUANTIZE_I8_ROWS_BODY(x, rows, n, threshold, q, absmax, ROUND)                              \
@@ -194,6 +218,9 @@ void nibble_matmul_4bit_avx2(const nibble_4bit_weight *w, const float *x, size_t
 int nibble_4bit_avx512_handles(const nibble_4bit_weight *w);
 void nibble_matmul_4bit_avx512(const nibble_4bit_weight *w, const float *x, size_t rows, size_t ldx, size_t o_begin,
                                size_t o_end, float *y, size_t ldy);
+void nibble_matmul_i8_avx512(const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n, size_t o_begin,
+                             size_t o_end, const float *row_scale, const float *col_scale, float k, int32_t *yi,
+                             float *yf, size_t ldy);
 void nibble_quantize_i8_rows_avx2(const float *x, size_t rows, size_t n, float threshold, int8_t *q, float *absmax);
 void nibble_round_f32_avx2(nibble_round_format format, const float *src, float *dst, size_t n);
 #endif
