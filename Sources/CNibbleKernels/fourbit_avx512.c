@@ -65,7 +65,7 @@ typedef struct {
     scale_cursor cursor;
     size_t blocksize;
     size_t left;    // chunks left in the current block (block size ≥ 128)
-    __m512 scale;   // (16) the current chunk's absmax per lane
+    __m512 scale;   // (16) the current block's absmax in every lane, or its rounded table (`chunk_tables_next`)
 } chunk_scales;
 
 AVX512 INLINE chunk_scales chunk_scales_at(const nibble_4bit_weight *w, size_t begin) {
