@@ -23,8 +23,8 @@ AVX2 INLINE uint32_t hsum_i32(__m256i v) {
 }
 
 /// Register tile: R input rows (from row r) × C weight rows (from row o), R·C accumulators over the row.
-AVX2 INLINE void tile(const int8_t *a, size_t lda, const int8_t *b, size_t n, size_t r, size_t o, const nibble_i8_sink *s,
-                      const int R, const int C) {
+AVX2 INLINE void tile(const int8_t *a, size_t lda, const int8_t *b, size_t n, const nibble_i8_sink *s, size_t r,
+                      size_t o, const int R, const int C) {
     __m256i acc[4][4];
     for (int i = 0; i < R; i++)
         for (int j = 0; j < C; j++) acc[i][j] = _mm256_setzero_si256();
@@ -77,22 +77,8 @@ AVX2 void nibble_matmul_i8_avx2(const int8_t *a, size_t rows, size_t lda, const 
         if (xw != stack) free(xw);
         return;
     }
-    // A block of weight rows stays in cache while every input row passes over it.
-    for (size_t block = o_begin; block < o_end; block += NIBBLE_WEIGHT_BLOCK) {
-        size_t block_end = block + NIBBLE_WEIGHT_BLOCK < o_end ? block + NIBBLE_WEIGHT_BLOCK : o_end;
-        size_t r = 0;
-        for (; r + 4 <= rows; r += 4) {
-            // 4 × 2: eight accumulators plus a product temporary fit the 16 registers (4 × 3 spilled).
-            size_t o = block;
-            for (; o + 2 <= block_end; o += 2) tile(a, lda, b, n, r, o, &s, 4, 2);
-            if (o < block_end) tile(a, lda, b, n, r, o, &s, 4, 1);
-        }
-        for (; r < rows; r++) {
-            size_t o = block;
-            for (; o + 4 <= block_end; o += 4) tile(a, lda, b, n, r, o, &s, 1, 4);
-            for (; o < block_end; o++) tile(a, lda, b, n, r, o, &s, 1, 1);
-        }
-    }
+    // 4 × 2: eight accumulators plus a product temporary fit the 16 registers (4 × 3 spilled).
+    NIBBLE_FOR_EACH_TILE(rows, o_begin, o_end, 4, 2, tile, a, lda, b, n, &s)
 }
 
 AVX2 void nibble_quantize_i8_rows_avx2(const float *x, size_t rows, size_t n, float threshold, int8_t *q,

@@ -20,8 +20,8 @@ AVX512 INLINE __m512i madd(__m512i acc, __m512i a, __m512i b) {
 }
 
 /// Register tile: R input rows (from row r) × C weight rows (from row o), R·C accumulators over the row.
-AVX512 INLINE void tile(const int8_t *a, size_t lda, const int8_t *b, size_t n, size_t r, size_t o,
-                        const nibble_i8_sink *s, const int R, const int C) {
+AVX512 INLINE void tile(const int8_t *a, size_t lda, const int8_t *b, size_t n, const nibble_i8_sink *s,
+                        size_t r, size_t o, const int R, const int C) {
     __m512i acc[4][4];
     for (int i = 0; i < R; i++)
         for (int j = 0; j < C; j++) acc[i][j] = _mm512_setzero_si512();
@@ -73,21 +73,7 @@ AVX512 void nibble_matmul_i8_avx512(const int8_t *a, size_t rows, size_t lda, co
         if (xw != stack) free(xw);
         return;
     }
-    // A block of weight rows stays in cache while every input row passes over it.
-    for (size_t block = o_begin; block < o_end; block += NIBBLE_WEIGHT_BLOCK) {
-        size_t block_end = block + NIBBLE_WEIGHT_BLOCK < o_end ? block + NIBBLE_WEIGHT_BLOCK : o_end;
-        size_t r = 0;
-        for (; r + 4 <= rows; r += 4) {
-            // 4 × 4: sixteen accumulators, four weight vectors and an input vector fit the 32 registers.
-            size_t o = block;
-            for (; o + 4 <= block_end; o += 4) tile(a, lda, b, n, r, o, &s, 4, 4);
-            for (; o < block_end; o++) tile(a, lda, b, n, r, o, &s, 4, 1);
-        }
-        for (; r < rows; r++) {
-            size_t o = block;
-            for (; o + 4 <= block_end; o += 4) tile(a, lda, b, n, r, o, &s, 1, 4);
-            for (; o < block_end; o++) tile(a, lda, b, n, r, o, &s, 1, 1);
-        }
-    }
+    // 4 × 4: sixteen accumulators, four weight vectors and an input vector fit the 32 registers.
+    NIBBLE_FOR_EACH_TILE(rows, o_begin, o_end, 4, 4, tile, a, lda, b, n, &s)
 }
 #endif

@@ -31,8 +31,11 @@ AVX2 INLINE float hsum(__m256 v) {
 // vector is widened once and used R times; each input vector is loaded once and used C times. R and C are
 // compile-time constants at every call site, so the accumulator arrays live in registers.
 #define DEFINE_TILE(FMT, BYTES)                                                                                     \
-    AVX2 INLINE void tile_##FMT(const float *x, size_t ldx, const char *w, size_t ldw_bytes, size_t n,         \
-                                float *y, size_t ldy, const int R, const int C) {                             \
+    AVX2 INLINE void tile_##FMT(const float *x, size_t ldx, const char *w, size_t ldw_bytes, size_t n, float *y,\
+                                size_t ldy, size_t r0, size_t o0, const int R, const int C) {                  \
+        x += r0 * ldx;                                                                                         \
+        w += o0 * ldw_bytes;                                                                                   \
+        y += r0 * ldy + o0;                                                                                     \
         __m256 acc[4][4];                                                                                       \
         for (int r = 0; r < R; r++)                                                                             \
             for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();                                        \
@@ -98,34 +101,10 @@ AVX2 INLINE float hsum(__m256 v) {
         if (rows == 1) {                                                                                        \
             size_t o = o_begin;                                                                                 \
             for (; o + 4 <= o_end; o += 4) row4_##FMT(x, w + o * ldw_bytes, ldw_bytes, n, y + o);               \
-            for (; o < o_end; o++) tile_##FMT(x, ldx, w + o * ldw_bytes, ldw_bytes, n, y + o, ldy, 1, 1);       \
+            for (; o < o_end; o++) tile_##FMT(x, ldx, w, ldw_bytes, n, y, ldy, 0, o, 1, 1);                      \
             return;                                                                                             \
         }                                                                                                       \
-        for (size_t block = o_begin; block < o_end; block += NIBBLE_WEIGHT_BLOCK) {                             \
-            size_t block_end = block + NIBBLE_WEIGHT_BLOCK < o_end ? block + NIBBLE_WEIGHT_BLOCK : o_end;       \
-            size_t r = 0;                                                                                       \
-            for (; r + 4 <= rows; r += 4) {                                                                     \
-                const float *xr = x + r * ldx;                                                                  \
-                float *yr = y + r * ldy;                                                                        \
-                size_t o = block;                                                                               \
-                for (; o + 3 <= block_end; o += 3)                                                              \
-                    tile_##FMT(xr, ldx, w + o * ldw_bytes, ldw_bytes, n, yr + o, ldy, 4, 3);                    \
-                if (o + 2 <= block_end) {                                                                       \
-                    tile_##FMT(xr, ldx, w + o * ldw_bytes, ldw_bytes, n, yr + o, ldy, 4, 2);                    \
-                    o += 2;                                                                                     \
-                }                                                                                               \
-                if (o < block_end) tile_##FMT(xr, ldx, w + o * ldw_bytes, ldw_bytes, n, yr + o, ldy, 4, 1);     \
-            }                                                                                                   \
-            for (; r < rows; r++) {                                                                             \
-                const float *xr = x + r * ldx;                                                                  \
-                float *yr = y + r * ldy;                                                                        \
-                size_t o = block;                                                                               \
-                for (; o + 4 <= block_end; o += 4)                                                              \
-                    tile_##FMT(xr, ldx, w + o * ldw_bytes, ldw_bytes, n, yr + o, ldy, 1, 4);                    \
-                for (; o < block_end; o++)                                                                      \
-                    tile_##FMT(xr, ldx, w + o * ldw_bytes, ldw_bytes, n, yr + o, ldy, 1, 1);                    \
-            }                                                                                                   \
-        }                                                                                                       \
+        NIBBLE_FOR_EACH_TILE(rows, o_begin, o_end, 4, 3, tile_##FMT, x, ldx, w, ldw_bytes, n, y, ldy);         \
     }
 
 DEFINE_TILE(f32, 4)

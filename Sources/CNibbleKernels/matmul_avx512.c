@@ -25,8 +25,11 @@ AVX512 INLINE __m512 load16_bf16(const void *w, size_t i, __mmask16 m) {
 // vector is widened once and used R times; each input vector is loaded once and used C times. R and C are
 // compile-time constants at every call site, so the accumulator arrays live in registers.
 #define DEFINE_TILE(FMT)                                                                                       \
-    AVX512 INLINE void tile_##FMT(const float *x, size_t ldx, const char *w, size_t ldw_bytes, size_t n,       \
-                                  float *y, size_t ldy, const int R, const int C) {                           \
+    AVX512 INLINE void tile_##FMT(const float *x, size_t ldx, const char *w, size_t ldw_bytes, size_t n, float *y,\
+                                size_t ldy, size_t r0, size_t o0, const int R, const int C) {                  \
+        x += r0 * ldx;                                                                                         \
+        w += o0 * ldw_bytes;                                                                                   \
+        y += r0 * ldy + o0;                                                                                     \
         __m512 acc[6][4];                                                                                       \
         for (int r = 0; r < R; r++)                                                                             \
             for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();                                        \
@@ -44,27 +47,7 @@ AVX512 INLINE __m512 load16_bf16(const void *w, size_t i, __mmask16 m) {
     }                                                                                                           \
     AVX512 static void matmul_##FMT(const float *x, size_t rows, size_t ldx, const char *w, size_t ldw_bytes,   \
                                     size_t n, size_t o_begin, size_t o_end, float *y, size_t ldy) {             \
-        /* A block of weight rows stays in cache while every input row passes over it. */                     \
-        for (size_t block = o_begin; block < o_end; block += NIBBLE_WEIGHT_BLOCK) {                             \
-            size_t block_end = block + NIBBLE_WEIGHT_BLOCK < o_end ? block + NIBBLE_WEIGHT_BLOCK : o_end;       \
-            size_t r = 0;                                                                                       \
-            for (; r + 6 <= rows; r += 6) {                                                                     \
-                const float *xr = x + r * ldx;                                                                  \
-                float *yr = y + r * ldy;                                                                        \
-                size_t o = block;                                                                               \
-                for (; o + 4 <= block_end; o += 4)                                                              \
-                    tile_##FMT(xr, ldx, w + o * ldw_bytes, ldw_bytes, n, yr + o, ldy, 6, 4);                    \
-                for (; o < block_end; o++) tile_##FMT(xr, ldx, w + o * ldw_bytes, ldw_bytes, n, yr + o, ldy, 6, 1); \
-            }                                                                                                   \
-            for (; r < rows; r++) {                                                                             \
-                const float *xr = x + r * ldx;                                                                  \
-                float *yr = y + r * ldy;                                                                        \
-                size_t o = block;                                                                               \
-                for (; o + 4 <= block_end; o += 4)                                                              \
-                    tile_##FMT(xr, ldx, w + o * ldw_bytes, ldw_bytes, n, yr + o, ldy, 1, 4);                    \
-                for (; o < block_end; o++) tile_##FMT(xr, ldx, w + o * ldw_bytes, ldw_bytes, n, yr + o, ldy, 1, 1); \
-            }                                                                                                   \
-        }                                                                                                       \
+        NIBBLE_FOR_EACH_TILE(rows, o_begin, o_end, 6, 4, tile_##FMT, x, ldx, w, ldw_bytes, n, y, ldy);         \
     }
 
 DEFINE_TILE(f32)

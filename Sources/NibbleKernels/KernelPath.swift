@@ -15,12 +15,18 @@ public enum KernelPath: Sendable, Equatable {
     public static let best: KernelPath = nibble_best_impl() == NIBBLE_IMPL_SCALAR ? .portable : .vector
 
     /// The path kernels use unless a caller asks for one: `best`, or what `NIBBLE_KERNELS` names (`portable`,
-    /// `avx2`), for comparing against, or for ruling out, the wider vector code.
+    /// `avx2`), for comparing against, or for ruling out, the wider vector code. Any other value is reported
+    /// on standard error once and ignored.
     public static let current: KernelPath = {
-        switch ProcessInfo.processInfo.environment["NIBBLE_KERNELS"]?.lowercased() {
+        guard let value = ProcessInfo.processInfo.environment["NIBBLE_KERNELS"], !value.isEmpty else { return best }
+        switch value.lowercased() {
         case "portable": return .portable
         case "avx2": return best == .portable ? .portable : .avx2
-        default: return best
+        case "avx512", "vector", "best": return best
+        default:
+            let message = "nibble: NIBBLE_KERNELS=\(value) is not one of avx512, avx2, portable; using \(best.name)\n"
+            FileHandle.standardError.write(Data(message.utf8))
+            return best
         }
     }()
 
