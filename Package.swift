@@ -65,6 +65,7 @@ let package = Package(
             dependencies: ["NibbleKernels", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "NibbleTokenizer", swiftSettings: optimized),
+        .target(name: "NibbleTemplates", swiftSettings: optimized),
         .target(name: "NibbleKernels", dependencies: ["CNibbleKernels"], swiftSettings: optimized),
         // Vector kernels written with CPU intrinsics, chosen at run time by feature detection.
         .target(name: "CNibbleKernels", cSettings: [.unsafeFlags(["-O3"])]),
@@ -75,6 +76,7 @@ let package = Package(
         .target(name: "NibbleTestFakes", dependencies: ["NibbleEngine", "NibbleModels", "NibbleTokenizer", "NibbleFormats"]),
         .testTarget(name: "NibbleKernelsTests", dependencies: ["NibbleKernels", "NibbleTestSupport"]),
         .testTarget(name: "NibbleFormatsTests", dependencies: ["NibbleFormats", "NibbleKernels", "NibbleTestSupport"]),
+        .testTarget(name: "NibbleTemplatesTests", dependencies: ["NibbleTemplates", "NibbleTestSupport"]),
         .testTarget(name: "NibbleTokenizerTests", dependencies: ["NibbleTokenizer", "NibbleTestSupport"]),
         .testTarget(name: "NibbleQuantTests", dependencies: ["NibbleQuant", "NibbleKernels", "NibbleTestSupport"]),
         .testTarget(
