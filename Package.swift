@@ -66,6 +66,8 @@ let package = Package(
         ),
         .target(name: "NibbleTokenizer", swiftSettings: optimized),
         .target(name: "NibbleTemplates", swiftSettings: optimized),
+        // Structured output: GBNF and JSON Schema grammars, matched over bytes; token masks from a vocabulary trie.
+        .target(name: "NibbleGrammar", dependencies: ["NibbleTokenizer"], swiftSettings: optimized),
         .target(name: "NibbleKernels", dependencies: ["CNibbleKernels"], swiftSettings: optimized),
         // Vector kernels written with CPU intrinsics, chosen at run time by feature detection.
         .target(name: "CNibbleKernels", cSettings: [.unsafeFlags(["-O3"])]),
@@ -78,6 +80,10 @@ let package = Package(
         .testTarget(name: "NibbleFormatsTests", dependencies: ["NibbleFormats", "NibbleKernels", "NibbleTestSupport"]),
         .testTarget(name: "NibbleTemplatesTests", dependencies: ["NibbleTemplates", "NibbleTestSupport"]),
         .testTarget(name: "NibbleTokenizerTests", dependencies: ["NibbleTokenizer", "NibbleTestSupport"]),
+        .testTarget(
+            name: "NibbleGrammarTests",
+            dependencies: ["NibbleGrammar", "NibbleTokenizer", "NibbleModels", "NibbleTestSupport"]
+        ),
         .testTarget(name: "NibbleQuantTests", dependencies: ["NibbleQuant", "NibbleKernels", "NibbleTestSupport"]),
         .testTarget(
             name: "NibbleModelsTests",
