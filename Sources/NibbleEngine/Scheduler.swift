@@ -19,6 +19,8 @@ public final class Scheduler: Sendable {
         var queue: [Job] = []
         var stats = EngineStats()
         var shuttingDown = false
+        /// False after `stopAccepting()`: new work is refused while queued and running work goes on.
+        var accepting = true
     }
 
     public init(limits: SchedulerLimits = SchedulerLimits(), logger: Logger = Logger(label: "nibble.engine")) {
@@ -44,7 +46,7 @@ public final class Scheduler: Sendable {
             self?.cancel(id: job.id)
         }
         let decision: Result<Bool, EngineError> = state.withLock { state in
-            if state.shuttingDown { return .failure(.shuttingDown) }
+            if state.shuttingDown || !state.accepting { return .failure(.shuttingDown) }
             if state.stats.active < limits.maxConcurrent {
                 state.stats.accepted += 1
                 admit(job, into: &state)
@@ -189,6 +191,47 @@ public final class Scheduler: Sendable {
     }
 }
 
+// MARK: - Graceful shutdown
+
+extension Scheduler {
+    /// Refuses new submissions (`submit` throws `.shuttingDown`); queued and running generations go on.
+    public func stopAccepting() {
+        state.withLock { $0.accepting = false }
+    }
+
+    /// Waits until nothing runs or waits, or `timeout` passes; true when idle.
+    public func waitUntilIdle(timeout: Duration) async -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        while true {
+            let idle = state.withLock { $0.stats.active == 0 && $0.queue.isEmpty }
+            if idle { return true }
+            if clock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Ends every queued and running generation now: each stream gets a final `.done(.shutdown, …)` and ends.
+    /// Generation threads stop at their next token; their later events are dropped by the finished streams.
+    public func terminateAll() {
+        let (queued, generated): ([Job], [Int: Int]) = state.withLock { state in
+            state.accepting = false
+            let queued = state.queue
+            state.queue.removeAll()
+            state.stats.queued = 0
+            state.stats.cancelled += queued.count
+            return (queued, Dictionary(state.stats.activeRequests.map { ($0.id, $0.generatedTokens) },
+                                       uniquingKeysWith: { first, _ in first }))
+        }
+        let running = runningJobs.withLock { Array($0.values) }
+        for job in queued { job.endForShutdown(generatedTokens: 0) }
+        for job in running {
+            job.cancel()
+            job.endForShutdown(generatedTokens: generated[job.id] ?? 0)
+        }
+    }
+}
+
 /// A queued or running generation.
 private final class Job: Sendable {
     let id: Int
@@ -203,5 +246,14 @@ private final class Job: Sendable {
     }
 
     var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
+
+    /// The final event of a generation the server ended, then the end of the stream.
+    func endForShutdown(generatedTokens: Int) {
+        let usage = Usage(promptTokens: request.promptTokens.count, completionTokens: generatedTokens)
+        let timings = Timings(promptTokens: request.promptTokens.count, promptMilliseconds: 0,
+                              predictedTokens: generatedTokens, predictedMilliseconds: 0)
+        continuation.yield(.done(.shutdown, usage, timings))
+        continuation.finish()
+    }
     func cancel() { cancelled.store(true, ordering: .relaxed) }
 }

@@ -18,12 +18,15 @@ public enum FinishReason: Sendable, Equatable {
     case length
     /// The consumer asked to stop (client went away).
     case cancelled
+    /// The server is shutting down and ended the generation before it was done.
+    case shutdown
 
-    /// OpenAI `finish_reason`.
+    /// OpenAI `finish_reason`. A shutdown reports "length": OpenAI's one reason for an answer cut short, which
+    /// every client decodes (a value outside OpenAI's set would break clients with typed enums).
     public var openAIName: String {
         switch self {
         case .stop, .cancelled: return "stop"
-        case .length: return "length"
+        case .length, .shutdown: return "length"
         }
     }
 }

@@ -51,7 +51,11 @@ public struct GenerationParameters: Sendable, Equatable {
     }
 
     /// Whether the next token is the arg-max (no randomness).
-    public var isGreedy: Bool { !doSample || temperature == 0 }
+    /// A temperature below the smallest normal float is its limit, greedy: dividing by it overflows.
+    public var isGreedy: Bool { !doSample || temperature < Float.leastNormalMagnitude }
+
+    /// The smallest accepted `repetition_penalty`: a logit of 100 divided by it stays far from overflow.
+    public static let minimumRepetitionPenalty: Float = 1e-6
 
     /// Checks every field; the error names the offending parameter with the wire name users know.
     /// Bounds that keep stop-string matching cheap per token (every pending byte is compared with each string).
@@ -67,7 +71,8 @@ public struct GenerationParameters: Sendable, Equatable {
         try check(topK >= 0, "top_k", "must be >= 0 (0 disables)")
         try check(topP.isFinite && topP > 0 && topP <= 1, "top_p", "must be in (0, 1]")
         try check(minP.isFinite && minP >= 0 && minP <= 1, "min_p", "must be in [0, 1]")
-        try check(repetitionPenalty.isFinite && repetitionPenalty > 0, "repetition_penalty", "must be > 0")
+        try check(repetitionPenalty.isFinite && repetitionPenalty >= Self.minimumRepetitionPenalty, "repetition_penalty",
+                  "must be >= \(Self.minimumRepetitionPenalty) (smaller values overflow the logits they divide)")
         try check((repetitionPenaltyWindow ?? 0) >= 0, "repeat_last_n", "must be >= 0")
         try check(frequencyPenalty.isFinite && abs(frequencyPenalty) <= 2, "frequency_penalty", "must be in [-2, 2]")
         try check(presencePenalty.isFinite && abs(presencePenalty) <= 2, "presence_penalty", "must be in [-2, 2]")

@@ -37,7 +37,10 @@ public struct RepetitionPenaltyProcessor: LogitProcessor {
         func visit(_ id: Int) {
             guard id >= 0, id < logits.count, seen.insert(id).inserted else { return }
             let logit = logits[id]
-            logits[id] = logit < 0 ? logit * penalty : logit / penalty
+            let penalized = logit < 0 ? logit * penalty : logit / penalty
+            // Clamped so a tiny penalty cannot turn a logit into an infinity that swamps the softmax.
+            logits[id] = penalized.isFinite ? penalized
+                : (penalized > 0 ? .greatestFiniteMagnitude : (logit.isFinite ? -.greatestFiniteMagnitude : penalized))
         }
         if let window {
             let total = history.prompt.count + history.generated.count
@@ -73,14 +76,21 @@ public struct FrequencyPresencePenaltyProcessor: LogitProcessor {
 
 // MARK: - Warpers (shape the distribution sampled from; HF order: temperature, top-k, top-p, min-p)
 
-/// Divides every logit by the temperature (HF `TemperatureLogitsWarper`).
+/// Divides every logit by the temperature (HF `TemperatureLogitsWarper`). With a temperature so small that
+/// the division overflows, the result is its limit: the largest logits share the whole probability.
 public struct TemperatureProcessor: LogitProcessor {
     public let temperature: Float
 
     public init(temperature: Float) { self.temperature = temperature }
 
     public func process(_ logits: inout [Float], history: TokenHistory) {
-        for i in logits.indices { logits[i] /= temperature }
+        let overflows = logits.contains { $0.isFinite && ($0 / temperature).isInfinite }
+        guard overflows else {
+            for i in logits.indices { logits[i] /= temperature }
+            return
+        }
+        guard let best = logits.filter({ !$0.isNaN }).max() else { return }
+        for i in logits.indices { logits[i] = logits[i] == best ? 0 : -.infinity }
     }
 }
 

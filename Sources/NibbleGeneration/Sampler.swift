@@ -15,10 +15,15 @@ public struct Sampler: Sendable {
         self.init(greedy: parameters.isGreedy, seed: parameters.seed)
     }
 
-    /// Next token id. Greedy ties go to the lowest id; sampling walks ids in order over the softmax.
-    public mutating func sample(_ logits: [Float]) -> Int {
+    /// Next token id, or nil when no logit is finite (all filtered, NaN or infinite): then there is nothing to
+    /// choose from, and picking id 0 would be a silent wrong answer. Greedy ties go to the lowest id; sampling
+    /// walks ids in order over the softmax of the finite logits.
+    public mutating func sample(_ logits: [Float]) -> Int? {
+        guard logits.contains(where: { $0.isFinite || $0 == .infinity }) else { return nil }
         if greedy { return Self.argmax(logits) }
-        let probabilities = softmax(logits)
+        // +infinity (an overflowed penalty or temperature) would make the softmax NaN: such steps are greedy.
+        if logits.contains(.infinity) { return Self.argmax(logits) }
+        let probabilities = softmax(logits.map { $0.isNaN ? -.infinity : $0 })
         let u = generator.nextUnitDouble()
         var cumulative = 0.0
         var last = 0

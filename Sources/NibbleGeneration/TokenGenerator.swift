@@ -15,6 +15,8 @@ public enum GenerationError: Error, Equatable, CustomStringConvertible {
     /// The prompt leaves no room for even one generated token.
     case promptTooLong(promptTokens: Int, contextLength: Int)
     case invalidParameter(InvalidParameter)
+    /// The processed logits of a step held no finite value to pick from (the model produced NaN or infinities).
+    case noFiniteLogits(step: Int)
 
     public var description: String {
         switch self {
@@ -22,6 +24,7 @@ public enum GenerationError: Error, Equatable, CustomStringConvertible {
         case .promptTooLong(let promptTokens, let contextLength):
             return "the prompt has \(promptTokens) tokens; the context holds \(contextLength), leaving no room to generate"
         case .invalidParameter(let invalid): return invalid.description
+        case .noFiniteLogits(let step): return "step \(step): the model's logits hold no finite value to sample from"
         }
     }
 }
@@ -87,7 +90,9 @@ public struct TokenGenerator {
         var finish: FinishReason?
         while finish == nil {
             chain.process(&logits, history: history)
-            let token = sampler.sample(logits)
+            guard let token = sampler.sample(logits) else {
+                throw GenerationError.noFiniteLogits(step: history.generated.count)
+            }
             history.generated.append(token)
             var text: String
             if stopTokenIds.contains(token) {

@@ -39,14 +39,15 @@ public func buildRouter(configuration: ServerConfiguration, models: ModelRegistr
     let router = Router(context: BasicRequestContext.self)
     let routes = RouteMethods()
     router.add(middleware: ErrorMiddleware(metrics: metrics, routes: routes))
-    router.add(middleware: APIKeyMiddleware(keys: Set(configuration.apiKeys)))
+    let keys = APIKeys(configuration.apiKeys)
+    router.add(middleware: APIKeyMiddleware(keys: keys, metricsRequireKey: configuration.metricsRequireKey))
     let validator = GenerationValidator(
         registry: models,
         defaults: Dictionary(configuration.models.map { ($0.name, $0.defaults) }, uniquingKeysWith: { first, _ in first }))
     let body = BodyLimits(maxBytes: configuration.maxBodyBytes, timeout: .seconds(configuration.requestTimeoutSeconds))
     GenerationController(validator: validator, scheduler: scheduler, body: body).register(on: router)
     TokenizeController(validator: validator, body: body).register(on: router)
-    OpsController(registry: models, scheduler: scheduler, metrics: metrics).register(on: router)
+    OpsController(registry: models, scheduler: scheduler, metrics: metrics, keys: keys).register(on: router)
     routes.record(router.routes.map { (path: "/" + $0.path.description.trimmingCharacters(in: CharacterSet(charactersIn: "/")),
                                        method: $0.method.rawValue) })
     return router

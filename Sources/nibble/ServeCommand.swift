@@ -62,6 +62,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a request body may take to arrive before 408 (default 30).")
     var requestTimeout: Double?
 
+    @Option(name: .long, help: "Seconds running generations may go on after SIGTERM/SIGINT before they are ended (default 30).")
+    var shutdownTimeout: Double?
+
+    @Option(name: .long, help: "Open connections at most; idle keep-alive connections make way for new ones (default 1024).")
+    var maxConnections: Int?
+
     @Option(name: .long, help: "Kernel threads per matmul (default: all cores).")
     var threads: Int?
 
@@ -89,8 +95,23 @@ struct Serve: AsyncParsableCommand {
         let registry = ModelRegistry(specs: configuration.modelSpecs, logger: registryLogger)
         // Load in the background: the server answers /health with progress meanwhile.
         registry.startLoading()
-        let app = buildApplication(configuration: configuration, models: registry, logger: logger)
-        try await app.runService()
+        let scheduler = Scheduler(limits: configuration.limits)
+        let app = buildApplication(configuration: configuration, models: registry, scheduler: scheduler, logger: logger)
+        try await GracefulShutdown.run(
+            app, scheduler: scheduler, timeout: .milliseconds(Int64(configuration.shutdownTimeoutSeconds * 1000)),
+            logger: logger,
+            watch: {
+                // A server none of whose models loaded serves nothing: say why and exit non-zero.
+                await registry.waitUntilSettled()
+                let failures = registry.entries.compactMap { entry -> String? in
+                    if case .failed(let reason) = entry.state { return "\(entry.spec.name): \(reason)" }
+                    return nil
+                }
+                if failures.count == registry.entries.count {
+                    throw CLIError("no model could be loaded (\(failures.joined(separator: "; ")))")
+                }
+            })
+        logger.info("stopped")
     }
 
     /// File, then environment, then flags.
@@ -107,6 +128,8 @@ struct Serve: AsyncParsableCommand {
         overrides.idleTimeoutSeconds = idleTimeout
         overrides.requestTimeoutSeconds = requestTimeout
         overrides.threads = threads
+        overrides.shutdownTimeoutSeconds = shutdownTimeout
+        overrides.maxConnections = maxConnections
         overrides.modelPath = model
         overrides.modelName = modelName
         overrides.adapter = adapter

@@ -101,7 +101,7 @@ import Testing
             await server.registry.waitUntilSettled()
             let ready = try await http(server.port, "GET", "/health")
             #expect(ready.status == 200)
-            #expect(try ready.json() as NSDictionary == ["status": "ok"] as NSDictionary)
+            #expect(try ready.json() as NSDictionary == ["status": "ok", "models": [["name": "fake", "state": "ok"]]] as NSDictionary)
         }
     }
 }

@@ -129,7 +129,8 @@ import Testing
 
     @Test func modelsMemoryAndMetricsDescribeTheServer() async throws {
         try await withServer(models: ["fake": ScriptedModel(), "other": ScriptedModel()]) { server in
-            _ = try await http(server.port, "POST", "/v1/completions", json: ["prompt": "Hi", "max_tokens": 3])
+            // Seeded and without EOS, so exactly 3 tokens are generated on every run.
+            _ = try await http(server.port, "POST", "/v1/completions", json: ["prompt": "Hi", "max_tokens": 3, "seed": 5, "ignore_eos": true])
             let models = try await http(server.port, "GET", "/v1/models").json()
             let ids = (models["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
             #expect(ids == ["fake", "other"])

@@ -28,6 +28,8 @@ public struct ConfigurationOverrides {
     public var idleTimeoutSeconds: Double?
     public var requestTimeoutSeconds: Double?
     public var threads: Int?
+    public var shutdownTimeoutSeconds: Double?
+    public var maxConnections: Int?
     /// Serve only this checkpoint directory (replaces the configured models).
     public var modelPath: String?
     /// Name for `modelPath` (default: the directory name).
@@ -89,8 +91,29 @@ public enum ConfigurationLoader {
             let section = try server.object()
             if let value = section["host"] { configuration.host = try value.string() }
             if let value = section["port"] { configuration.port = try value.int(in: 0...65535) }
-            if let value = section["api_keys"] { configuration.apiKeys = try value.stringList() }
-            if let value = section["max_body_bytes"] { configuration.maxBodyBytes = try value.byteCount() }
+            if let value = section["api_keys"] {
+                configuration.apiKeys = try value.stringList()
+                if let blank = configuration.apiKeys.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+                    throw ConfigurationError(key: "\(value.path)[\(blank)]", reason: "is empty; an empty key would accept anyone")
+                }
+            }
+            if let value = section["max_body_bytes"] {
+                configuration.maxBodyBytes = try value.byteCount()
+                guard configuration.maxBodyBytes > 0 else {
+                    throw ConfigurationError(key: value.path, reason: "must be at least 1 (0 would refuse every POST)")
+                }
+            }
+            if let value = section["shutdown_timeout_seconds"] {
+                let seconds = (value.plain as? Double) ?? (value.plain as? Int).map(Double.init)
+                guard let seconds, seconds >= 0, seconds <= 86_400 else {
+                    throw ConfigurationError(key: value.path, reason: "must be a number of seconds in [0, 86400]")
+                }
+                configuration.shutdownTimeoutSeconds = seconds
+            }
+            if let value = section["max_connections"] { configuration.maxConnections = try value.int(in: 1...1_000_000) }
+            if let value = section["metrics_require_key"] { configuration.metricsRequireKey = try value.bool() }
+            if let value = section["allowed_hosts"] { configuration.allowedHosts = try value.stringList() }
+            if let value = section["cors_allowed_origins"] { configuration.corsAllowedOrigins = try value.stringList() }
             if let value = section["threads"] { configuration.threads = try value.int(in: 1...4096) }
             if let value = section["idle_timeout_seconds"] { configuration.idleTimeoutSeconds = try value.seconds() }
             if let value = section["request_timeout_seconds"] { configuration.requestTimeoutSeconds = try value.seconds() }
@@ -177,8 +200,14 @@ public enum ConfigurationLoader {
         var overrides = ConfigurationOverrides()
         overrides.host = value("NIBBLE_HOST")
         overrides.port = try int("NIBBLE_PORT", 0...65535)
-        if let keys = value("NIBBLE_API_KEYS") ?? value("NIBBLE_API_KEY") {
-            overrides.apiKeys = keys.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        for name in ["NIBBLE_API_KEYS", "NIBBLE_API_KEY"] {
+            guard let text = environment[name] else { continue }
+            let keys = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            if keys.contains(where: \.isEmpty) {
+                throw ConfigurationError(key: name, reason: "holds an empty key; an empty key would accept anyone (unset the variable to run without keys)")
+            }
+            overrides.apiKeys = keys
+            break
         }
         overrides.maxConcurrent = try int("NIBBLE_MAX_CONCURRENT", 1...1024)
         overrides.maxQueue = try int("NIBBLE_MAX_QUEUE", 0...100_000)
@@ -191,10 +220,18 @@ public enum ConfigurationLoader {
 
     private static func apply(_ overrides: ConfigurationOverrides, to configuration: inout ServerConfiguration,
                               currentDirectory: URL, environment: [String: String]) throws {
+        try checkRanges(overrides)
         if let host = overrides.host { configuration.host = host }
         if let port = overrides.port { configuration.port = port }
-        if let keys = overrides.apiKeys { configuration.apiKeys = keys.filter { !$0.isEmpty } }
+        if let keys = overrides.apiKeys {
+            if keys.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+                throw ConfigurationError(key: "--api-key", reason: "is empty; an empty key would accept anyone")
+            }
+            configuration.apiKeys = keys
+        }
         if let bytes = overrides.maxBodyBytes { configuration.maxBodyBytes = bytes }
+        if let seconds = overrides.shutdownTimeoutSeconds { configuration.shutdownTimeoutSeconds = seconds }
+        if let count = overrides.maxConnections { configuration.maxConnections = count }
         for (key, seconds) in [("--idle-timeout", overrides.idleTimeoutSeconds), ("--request-timeout", overrides.requestTimeoutSeconds)] {
             if let seconds, !(seconds > 0 && seconds <= 86_400) {
                 throw ConfigurationError(key: key, reason: "must be a number of seconds in (0, 86400]")
@@ -250,6 +287,24 @@ public enum ConfigurationLoader {
             }
         }
         configuration.models[0] = model
+    }
+
+    /// Flag values out of range are refused by name (a port of 99999 would otherwise wrap to another port).
+    private static func checkRanges(_ overrides: ConfigurationOverrides) throws {
+        let integers: [(String, Int?, ClosedRange<Int>, String)] = [
+            ("--port", overrides.port, 0...65535, "a port in 1...65535 (0 picks a free one)"),
+            ("--parallel", overrides.maxConcurrent, 1...1024, "an integer in 1...1024"),
+            ("--max-queue", overrides.maxQueue, 0...100_000, "an integer in 0...100000"),
+            ("--max-body-bytes", overrides.maxBodyBytes, 1...Int.max, "a positive byte count (0 would refuse every POST)"),
+            ("--threads", overrides.threads, 1...4096, "an integer in 1...4096"),
+            ("--max-connections", overrides.maxConnections, 1...1_000_000, "an integer in 1...1000000"),
+        ]
+        for (key, value, range, expected) in integers {
+            if let value, !range.contains(value) { throw ConfigurationError(key: key, reason: "\(value) is not \(expected)") }
+        }
+        if let seconds = overrides.shutdownTimeoutSeconds, !(seconds >= 0 && seconds <= 86_400) {
+            throw ConfigurationError(key: "--shutdown-timeout", reason: "must be a number of seconds in [0, 86400]")
+        }
     }
 
     /// A model path: a directory, or a hub id `ORG/NAME[@REVISION]` already in the hub cache. A path that is

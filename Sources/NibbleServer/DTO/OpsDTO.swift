@@ -1,6 +1,15 @@
 /// `GET /health` when ready.
 struct HealthDTO: Encodable {
+    /// "ok" when every model serves, "degraded" when some failed, "error" when none serves.
     var status = "ok"
+    /// Each model's state; only for requests that carry a key (or when no keys are configured).
+    var models: [Model]?
+
+    struct Model: Encodable {
+        var name: String
+        /// "ok", "loading" or "failed".
+        var state: String
+    }
 }
 
 /// `GET /memory`: measured numbers, never estimates.

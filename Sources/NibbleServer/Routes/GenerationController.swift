@@ -29,6 +29,14 @@ struct GenerationController<Context: RequestContext>: Sendable {
 
     private static var now: Int { Int(Date().timeIntervalSince1970) }
 
+    /// A non-streamed generation; one the server ended while shutting down is a 503 (a partial answer in a
+    /// 200 would look complete).
+    private static func whole(_ events: AsyncThrowingStream<GenerationEvent, any Error>) async throws -> GenerationResult {
+        let result = try await GenerationResult(folding: events)
+        if result.finishReason == .shutdown { throw APIError.unavailable("The server is shutting down; the generation was ended") }
+        return result
+    }
+
     // MARK: - POST /v1/completions
 
     func completions(_ request: Request) async throws -> Response {
@@ -44,7 +52,7 @@ struct GenerationController<Context: RequestContext>: Sendable {
                                   alwaysWriteUsage: validated.stream && validated.includeUsage, timings: timings)
         }
         if !validated.stream {
-            let result = try await GenerationResult(folding: events)
+            let result = try await Self.whole(events)
             return try json(response(text: result.text, finish: result.finishReason.openAIName,
                                      usage: UsageDTO(result.usage), timings: TimingsDTO(result.timings)))
         }
@@ -80,7 +88,7 @@ struct GenerationController<Context: RequestContext>: Sendable {
                                       usage: usage, alwaysWriteUsage: validated.includeUsage, timings: timings)
         }
         if !validated.stream {
-            let result = try await GenerationResult(folding: events)
+            let result = try await Self.whole(events)
             let body = ChatCompletionResponseDTO(
                 id: id, object: "chat.completion", created: created, model: validated.modelName,
                 choices: [.init(message: .init(role: "assistant", content: String(result.text.drop { $0 == " " })),
@@ -148,6 +156,7 @@ struct GenerationController<Context: RequestContext>: Sendable {
             case .stop(.string(let stop)): ("word", stop)
             case .length: ("limit", "")
             case .cancelled: ("none", "")
+            case .shutdown: ("limit", "")
             }
             return LlamaCompletionResponseDTO(
                 content: content, tokens: tokens, model: validated.modelName, tokensPredicted: timings.predictedTokens,
@@ -160,7 +169,7 @@ struct GenerationController<Context: RequestContext>: Sendable {
                 tokensCached: promptCount + timings.predictedTokens, timings: TimingsDTO(timings))
         }
         if !validated.stream {
-            let result = try await GenerationResult(folding: events)
+            let result = try await Self.whole(events)
             return try json(final(content: result.text, tokens: result.tokens, reason: result.finishReason, timings: result.timings))
         }
         return SSE.response(for: request) { sse in

@@ -8,27 +8,33 @@ struct OpsController<Context: RequestContext>: Sendable {
     let registry: ModelRegistry
     let scheduler: Scheduler
     let metrics: ServerMetrics
+    let keys: APIKeys
 
     func register(on router: Router<Context>) {
-        router.get("/health") { _, _ in try health() }
+        router.get("/health") { request, _ in try health(request) }
         router.get("/v1/models") { _, _ in try models() }
         router.get("/models") { _, _ in try models() }
         router.get("/memory") { _, _ in try memory() }
         router.get("/metrics") { _, _ in prometheus() }
     }
 
-    /// 503 while any model loads (llama.cpp's envelope plus progress), 200 once every model is settled and
-    /// at least one serves.
-    func health() throws -> Response {
+    /// 503 while any model loads (llama.cpp's envelope plus progress); once every model is settled, 200 when
+    /// all serve and 503 with "degraded" (some failed) or "error" (none serves). Model names and states are
+    /// shown only with a key; failure reasons (which may hold file paths) only in the log.
+    func health(_ request: Request) throws -> Response {
         guard registry.isSettled else { throw APIError.loading(progress: registry.progress) }
-        let failures = registry.entries.compactMap { entry -> String? in
-            if case .failed(let reason) = entry.state { return "\(entry.spec.name): \(reason)" }
-            return nil
+        let entries = registry.entries
+        let states = entries.map { entry -> HealthDTO.Model in
+            switch entry.state {
+            case .ready: return .init(name: entry.spec.name, state: "ok")
+            case .pending, .loading: return .init(name: entry.spec.name, state: "loading")
+            case .failed: return .init(name: entry.spec.name, state: "failed")
+            }
         }
-        if failures.count == registry.entries.count && !failures.isEmpty {
-            throw APIError.unavailable("No model could be loaded (\(failures.joined(separator: "; ")))")
-        }
-        return try json(HealthDTO())
+        let failed = states.filter { $0.state == "failed" }.count
+        let status = failed == 0 ? "ok" : failed == states.count ? "error" : "degraded"
+        let body = HealthDTO(status: status, models: keys.authorizes(request) ? states : nil)
+        return try json(body, status: failed == 0 ? .ok : .serviceUnavailable)
     }
 
     func models() throws -> Response {
