@@ -101,7 +101,7 @@ struct SchemaConverter {
         "integer": (#"("-"? integral-part) space"#, ["integral-part", "space"]),
         "boolean": (#"("true" | "false") space"#, ["space"]),
         "null": (#""null" space"#, ["space"]),
-        "date": (#"[0-9]{4} "-" ( "0" [13578] "-" ( "0" [1-9] | [12] [0-9] | "3" [01] ) | "1" [02] "-" ( "0" [1-9] | [12] [0-9] | "3" [01] ) | "0" [469] "-" ( "0" [1-9] | [12] [0-9] | "30" ) | "11-" ( "0" [1-9] | [12] [0-9] | "30" ) | "02-" ( "0" [1-9] | "1" [0-9] | "2" [0-8] ) )"#, []),
+        "date": (#"( [1-9] [0-9]{3} | "0" [1-9] [0-9]{2} | "00" [1-9] [0-9] | "000" [1-9] ) "-" ( "0" [13578] "-" ( "0" [1-9] | [12] [0-9] | "3" [01] ) | "1" [02] "-" ( "0" [1-9] | [12] [0-9] | "3" [01] ) | "0" [469] "-" ( "0" [1-9] | [12] [0-9] | "30" ) | "11-" ( "0" [1-9] | [12] [0-9] | "30" ) | "02-" ( "0" [1-9] | "1" [0-9] | "2" [0-8] ) )"#, []),
         "time": (#"( [01] [0-9] | "2" [0-3] ) ":" [0-5] [0-9] ":" [0-5] [0-9] ( "." [0-9]{1,6} )? ( "Z" | [+-] ( [01] [0-9] | "2" [0-3] ) ":" [0-5] [0-9] )"#, []),
         "date-time": (#"date "T" time"#, ["date", "time"]),
         "uuid": (#"hex{8} "-" hex{4} "-" hex{4} "-" hex{4} "-" hex{12}"#, ["hex"]),
@@ -323,7 +323,15 @@ struct SchemaConverter {
                     }
                 case "required":
                     if case .array(let names) = value { required += names.filter { !required.contains($0) } }
-                case "additionalProperties": additional = value
+                case "additionalProperties":
+                    // Each part's additionalProperties sees only that part's own properties, so a merged object
+                    // cannot express anything but `true` (validators would reject the merged output otherwise).
+                    guard value == .bool(true) else {
+                        let at = i == 0 ? path : Self.pointer(Self.pointer(path, "allOf"), String(i - 1))
+                        throw unsupported("additionalProperties", Self.pointer(at, key),
+                                          "only true is supported beside or inside allOf")
+                    }
+                    additional = value
                 case "type":
                     guard value == .string("object") else {
                         throw unsupported("allOf", Self.pointer(path, "allOf"), "only objects can be merged")
@@ -570,9 +578,8 @@ struct SchemaConverter {
         }
         guard integer else {
             if minimum == 0, maximum == nil, exclusiveMin == nil, exclusiveMax == nil {
-                return "integral-part (\".\" decimal-part)? ([eE] [-+]? [0-9]{1,3})? space"
-                    .replacingOccurrences(of: "integral-part", with: primitive("integral-part"))
-                    .replacingOccurrences(of: "decimal-part", with: primitive("decimal-part"))
+                return "\(primitive("integral-part")) (\".\" \(primitive("decimal-part")))? ([eE] [-+]? [0-9]{1,3})? "
+                    + primitive("space")
             }
             let key = minimum != nil ? "minimum" : maximum != nil ? "maximum" : exclusiveMin != nil ? "exclusiveMinimum" : "exclusiveMaximum"
             throw unsupported(key, Self.pointer(path, key), "bounds on non-integer numbers (only minimum 0) are not supported")

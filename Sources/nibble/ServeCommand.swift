@@ -65,9 +65,6 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds running generations may go on after SIGTERM/SIGINT before they are ended (default 30).")
     var shutdownTimeout: Double?
 
-    @Option(name: .long, help: "Open connections at most; idle keep-alive connections make way for new ones (default 1024).")
-    var maxConnections: Int?
-
     @Option(name: .long, help: "Kernel threads per matmul (default: all cores).")
     var threads: Int?
 
@@ -129,7 +126,6 @@ struct Serve: AsyncParsableCommand {
         overrides.requestTimeoutSeconds = requestTimeout
         overrides.threads = threads
         overrides.shutdownTimeoutSeconds = shutdownTimeout
-        overrides.maxConnections = maxConnections
         overrides.modelPath = model
         overrides.modelName = modelName
         overrides.adapter = adapter

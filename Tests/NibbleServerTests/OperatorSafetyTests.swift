@@ -27,7 +27,6 @@ import Testing
         #expect(Self.loadError { $0.maxBodyBytes = 0 }?.key == "--max-body-bytes")
         #expect(Self.loadError { $0.maxConcurrent = 0 }?.key == "--parallel")
         #expect(Self.loadError { $0.threads = 0 }?.key == "--threads")
-        #expect(Self.loadError { $0.maxConnections = 0 }?.key == "--max-connections")
         #expect(Self.loadError { $0.shutdownTimeoutSeconds = -1 }?.key == "--shutdown-timeout")
         #expect(Self.loadError { $0.apiKeys = ["k"]; $0.port = 8081 } == nil)
 
@@ -36,7 +35,7 @@ import Testing
                             ("server: {max_body_bytes: 0}", "server.max_body_bytes"),
                             ("server: {port: 70000}", "server.port"),
                             ("server: {shutdown_timeout_seconds: -3}", "server.shutdown_timeout_seconds"),
-                            ("server: {max_connections: 0}", "server.max_connections")] {
+                            ("server: {max_connections: 64}", "server.max_connections")] {
             #expect(throws: ConfigurationError.self, "\(yaml)") { try ConfigurationLoader.parse(yaml: yaml, currentDirectory: here) }
             do { _ = try ConfigurationLoader.parse(yaml: yaml, currentDirectory: here) } catch let error as ConfigurationError {
                 #expect(error.key == key)

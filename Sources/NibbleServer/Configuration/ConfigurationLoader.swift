@@ -29,7 +29,6 @@ public struct ConfigurationOverrides {
     public var requestTimeoutSeconds: Double?
     public var threads: Int?
     public var shutdownTimeoutSeconds: Double?
-    public var maxConnections: Int?
     /// Serve only this checkpoint directory (replaces the configured models).
     public var modelPath: String?
     /// Name for `modelPath` (default: the directory name).
@@ -87,8 +86,13 @@ public enum ConfigurationLoader {
         var configuration = ServerConfiguration()
         guard let raw else { return configuration }
         let root = try Node(raw, path: "").object()
+        try rejectUnknownKeys(root, known: ["server", "models"], in: "")
         if let server = root["server"] {
             let section = try server.object()
+            try rejectUnknownKeys(section, known: ["host", "port", "api_keys", "max_body_bytes", "shutdown_timeout_seconds",
+                                                   "metrics_require_key", "threads", "idle_timeout_seconds",
+                                                   "request_timeout_seconds", "max_concurrent", "max_queue",
+                                                   "retry_after_seconds"], in: "server")
             if let value = section["host"] { configuration.host = try value.string() }
             if let value = section["port"] { configuration.port = try value.int(in: 0...65535) }
             if let value = section["api_keys"] {
@@ -110,10 +114,7 @@ public enum ConfigurationLoader {
                 }
                 configuration.shutdownTimeoutSeconds = seconds
             }
-            if let value = section["max_connections"] { configuration.maxConnections = try value.int(in: 1...1_000_000) }
             if let value = section["metrics_require_key"] { configuration.metricsRequireKey = try value.bool() }
-            if let value = section["allowed_hosts"] { configuration.allowedHosts = try value.stringList() }
-            if let value = section["cors_allowed_origins"] { configuration.corsAllowedOrigins = try value.stringList() }
             if let value = section["threads"] { configuration.threads = try value.int(in: 1...4096) }
             if let value = section["idle_timeout_seconds"] { configuration.idleTimeoutSeconds = try value.seconds() }
             if let value = section["request_timeout_seconds"] { configuration.requestTimeoutSeconds = try value.seconds() }
@@ -135,9 +136,19 @@ public enum ConfigurationLoader {
 
     // MARK: - Sections
 
+    /// A key Nibble does not read is an error naming it, so a misspelt or unsupported setting never passes quietly.
+    private static func rejectUnknownKeys(_ mapping: [String: Node], known: Set<String>, in path: String) throws {
+        for key in mapping.keys.sorted() where !known.contains(key) {
+            throw ConfigurationError(key: path.isEmpty ? key : "\(path).\(key)",
+                                     reason: "is not a setting Nibble knows (known: \(known.sorted().joined(separator: ", ")))")
+        }
+    }
+
     private static func parseModel(name: String, node: Node, currentDirectory: URL,
                                    environment: [String: String]) throws -> ModelConfiguration {
         let section = try node.object()
+        try rejectUnknownKeys(section, known: ["path", "adapter", "lora", "quantization", "placement", "defaults"],
+                              in: "models.\(name)")
         guard let pathNode = section["path"] else {
             throw ConfigurationError(key: "models.\(name).path", reason: "is required (the checkpoint directory)")
         }
@@ -156,6 +167,7 @@ public enum ConfigurationLoader {
         }
         if let placement = section["placement"] {
             let placementSection = try placement.object()
+            try rejectUnknownKeys(placementSection, known: ["device_map", "max_memory"], in: placement.path)
             if let value = placementSection["device_map"] {
                 do { model.deviceMap = try DeviceMap(parsing: value.plain) } catch {
                     throw ConfigurationError(key: value.path, reason: "\(error)")
@@ -172,6 +184,8 @@ public enum ConfigurationLoader {
         }
         if let defaults = section["defaults"] {
             let d = try defaults.object()
+            try rejectUnknownKeys(d, known: ["do_sample", "max_new_tokens", "max_tokens", "min_p", "repetition_penalty",
+                                             "stop", "temperature", "top_k", "top_p"], in: defaults.path)
             if let v = d["max_tokens"] ?? d["max_new_tokens"] { model.defaults.maxTokens = try v.int(in: 1...1_000_000) }
             if let v = d["do_sample"] { model.defaults.doSample = try v.bool() }
             if let v = d["temperature"] { model.defaults.temperature = try v.float() }
@@ -231,7 +245,6 @@ public enum ConfigurationLoader {
         }
         if let bytes = overrides.maxBodyBytes { configuration.maxBodyBytes = bytes }
         if let seconds = overrides.shutdownTimeoutSeconds { configuration.shutdownTimeoutSeconds = seconds }
-        if let count = overrides.maxConnections { configuration.maxConnections = count }
         for (key, seconds) in [("--idle-timeout", overrides.idleTimeoutSeconds), ("--request-timeout", overrides.requestTimeoutSeconds)] {
             if let seconds, !(seconds > 0 && seconds <= 86_400) {
                 throw ConfigurationError(key: key, reason: "must be a number of seconds in (0, 86400]")
@@ -297,7 +310,6 @@ public enum ConfigurationLoader {
             ("--max-queue", overrides.maxQueue, 0...100_000, "an integer in 0...100000"),
             ("--max-body-bytes", overrides.maxBodyBytes, 1...Int.max, "a positive byte count (0 would refuse every POST)"),
             ("--threads", overrides.threads, 1...4096, "an integer in 1...4096"),
-            ("--max-connections", overrides.maxConnections, 1...1_000_000, "an integer in 1...1000000"),
         ]
         for (key, value, range, expected) in integers {
             if let value, !range.contains(value) { throw ConfigurationError(key: key, reason: "\(value) is not \(expected)") }

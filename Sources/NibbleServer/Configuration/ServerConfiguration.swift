@@ -23,15 +23,8 @@ public struct ServerConfiguration: Sendable {
     public var requestTimeoutSeconds: Double = 30
     /// After SIGTERM/SIGINT, how long running generations may go on before they are ended (0: end them at once).
     public var shutdownTimeoutSeconds: Double = 30
-    /// Open connections at most: at the limit the longest-idle keep-alive connection is closed to admit a new
-    /// one; with none idle the new connection is answered 503 and closed.
-    public var maxConnections: Int = 1024
     /// Whether `/metrics` needs a key when keys are configured.
     public var metricsRequireKey: Bool = true
-    /// Extra `Host` names accepted besides the listening address (DNS-rebinding protection); `*` accepts any.
-    public var allowedHosts: [String] = []
-    /// Origins allowed to call the API from a browser (CORS); empty: none. `*` allows any.
-    public var corsAllowedOrigins: [String] = []
     /// Generation slots and wait queue.
     public var limits = SchedulerLimits()
     /// Kernel threads per matmul (nil: all cores).
