@@ -96,7 +96,23 @@ public final class ScriptedModel: LanguageModel, @unchecked Sendable {
         return cache
     }
 
-    public func forward(_ tokens: [Int], cache: KVCache, allLogits: Bool) throws -> [Float] {
+    public func forward(batch: [SequenceStep]) throws -> [[Float]] {
+        try batch.map { step in
+            guard !step.tokens.isEmpty else { throw ModelError.emptyInput }
+            guard step.tokens.count <= step.cache.room else {
+                throw ModelError.contextOverflow(requested: step.cache.count + step.tokens.count, capacity: step.cache.capacity)
+            }
+            let logits = run(step.tokens, cache: step.cache)
+            step.cache.advance(by: step.tokens.count)
+            switch step.logits {
+            case .none: return []
+            case .last: return logits
+            case .all: return Array(repeating: logits, count: step.tokens.count).flatMap { $0 }
+            }
+        }
+    }
+
+    private func run(_ tokens: [Int], cache: KVCache) -> [Float] {
         let step: Int = lock.withLock {
             _forwardCalls += 1
             let step = steps[ObjectIdentifier(cache), default: 0]

@@ -40,19 +40,25 @@ public final class LlamaModel: LanguageModel {
                 capacity: min(capacity, config.maxPositionEmbeddings))
     }
 
-    public func forward(_ tokens: [Int], cache: KVCache, allLogits: Bool) throws -> [Float] {
-        let n = tokens.count
-        guard n > 0 else { throw ModelError.emptyInput }
-        let start = cache.count
-        guard start + n <= cache.capacity else {
-            throw ModelError.contextOverflow(requested: start + n, capacity: cache.capacity)
+    public func forward(batch: [SequenceStep]) throws -> [[Float]] {
+        // Everything is checked before any cache is written, so a refused step changes nothing.
+        for step in batch {
+            guard !step.tokens.isEmpty else { throw ModelError.emptyInput }
+            guard step.tokens.count <= step.cache.room else {
+                throw ModelError.contextOverflow(requested: step.cache.count + step.tokens.count, capacity: step.cache.capacity)
+            }
+            for token in step.tokens where token < 0 || token >= config.vocabSize {
+                throw ModelError.tokenOutOfRange(token: token, vocabularySize: config.vocabSize)
+            }
         }
-        for token in tokens where token < 0 || token >= config.vocabSize {
-            throw ModelError.tokenOutOfRange(token: token, vocabularySize: config.vocabSize)
-        }
+        guard !batch.isEmpty else { return [] }
+        let n = batch.reduce(0) { $0 + $1.tokens.count }
         let hidden = config.hiddenSize, heads = config.numAttentionHeads, kvHeads = config.numKeyValueHeads
         let headDim = config.headDim, qDim = heads * headDim, kvDim = kvHeads * headDim
         let ffn = config.intermediateSize, eps = config.rmsNormEps
+        // First row of each sequence in the stacked rows.
+        var offsets = [Int](repeating: 0, count: batch.count)
+        for i in 1..<max(1, batch.count) { offsets[i] = offsets[i - 1] + batch[i - 1].tokens.count }
 
         var x = [Float](repeating: 0, count: n * hidden)          // residual stream (n, hidden)
         var h = [Float](repeating: 0, count: n * hidden)          // normed input (n, hidden)
@@ -65,7 +71,9 @@ public final class LlamaModel: LanguageModel {
         var upBuffer = [Float](repeating: 0, count: n * ffn)      // (n, ffn)
 
         x.withUnsafeMutableBufferPointer { xp in
-            for (i, token) in tokens.enumerated() { embeddings.row(token, into: xp.baseAddress! + i * hidden) }
+            for (s, step) in batch.enumerated() {
+                for (i, token) in step.tokens.enumerated() { embeddings.row(token, into: xp.baseAddress! + (offsets[s] + i) * hidden) }
+            }
         }
 
         for (index, layer) in layers.enumerated() {
@@ -76,22 +84,21 @@ public final class LlamaModel: LanguageModel {
             layer.v(h, rows: n, into: &vNew)
             q.withUnsafeMutableBufferPointer { qp in
                 kNew.withUnsafeMutableBufferPointer { kp in
-                    for i in 0..<n {
-                        rope.apply(qp.baseAddress! + i * qDim, heads: heads, position: start + i)
-                        rope.apply(kp.baseAddress! + i * kvDim, heads: kvHeads, position: start + i)
+                    vNew.withUnsafeBufferPointer { vp in
+                        attention.withUnsafeMutableBufferPointer { ap in
+                            for (s, step) in batch.enumerated() {
+                                let first = offsets[s], rows = step.tokens.count, start = step.cache.count
+                                for i in 0..<rows {
+                                    rope.apply(qp.baseAddress! + (first + i) * qDim, heads: heads, position: start + i)
+                                    rope.apply(kp.baseAddress! + (first + i) * kvDim, heads: kvHeads, position: start + i)
+                                }
+                                step.cache.store(layer: index, keys: kp.baseAddress! + first * kvDim,
+                                                 values: vp.baseAddress! + first * kvDim, rows: rows)
+                                step.cache.attend(layer: index, queries: qp.baseAddress! + first * qDim, rows: rows,
+                                                  heads: heads, headDim: headDim, output: ap.baseAddress! + first * qDim)
+                            }
+                        }
                     }
-                }
-            }
-            cache.keys[index].withUnsafeMutableBufferPointer { keys in
-                kNew.withUnsafeBufferPointer { keys.baseAddress!.advanced(by: start * kvDim).update(from: $0.baseAddress!, count: n * kvDim) }
-            }
-            cache.values[index].withUnsafeMutableBufferPointer { values in
-                vNew.withUnsafeBufferPointer { values.baseAddress!.advanced(by: start * kvDim).update(from: $0.baseAddress!, count: n * kvDim) }
-            }
-            cache.keys[index].withUnsafeBufferPointer { keys in
-                cache.values[index].withUnsafeBufferPointer { values in
-                    causalAttention(queries: q, keys: keys.baseAddress!, values: values.baseAddress!, rows: n, start: start,
-                                    heads: heads, kvHeads: kvHeads, headDim: headDim, output: &attention)
                 }
             }
             layer.o(attention, rows: n, into: &projected)
@@ -108,19 +115,43 @@ public final class LlamaModel: LanguageModel {
                 for (_, linear) in layer.linears { linear.weight.releaseResidentPages() }
             }
         }
-        cache.count = start + n
+        for step in batch { step.cache.advance(by: step.tokens.count) }
 
         // Only the rows whose logits are wanted go through the final norm and the (large) lm_head.
-        let firstRow = allLogits ? 0 : n - 1
-        let outRows = n - firstRow
-        var normed = [Float](repeating: 0, count: outRows * hidden)  // (outRows, hidden)
-        x.withUnsafeBufferPointer { xp in
-            rmsNorm(xp.baseAddress! + firstRow * hidden, weight: finalNorm, eps: eps, rows: outRows, dim: hidden, into: &normed)
+        var wanted: [Int] = []  // stacked row indices, in batch order
+        for (s, step) in batch.enumerated() {
+            let first = offsets[s], rows = step.tokens.count
+            switch step.logits {
+            case .none: break
+            case .last: wanted.append(first + rows - 1)
+            case .all: wanted.append(contentsOf: first..<(first + rows))
+            }
         }
-        var logits = [Float](repeating: 0, count: outRows * config.vocabSize)  // (outRows, vocab)
-        lmHead(normed, rows: outRows, into: &logits)
-        lmHead.weight.releaseResidentPages()
+        var logits = [Float](repeating: 0, count: wanted.count * config.vocabSize)  // (wanted, vocab)
+        if !wanted.isEmpty {
+            var normed = [Float](repeating: 0, count: wanted.count * hidden)  // (wanted, hidden)
+            x.withUnsafeBufferPointer { xp in
+                normed.withUnsafeMutableBufferPointer { np in
+                    for (j, row) in wanted.enumerated() {
+                        rmsNorm(xp.baseAddress! + row * hidden, weight: finalNorm, eps: eps, rows: 1, dim: hidden,
+                                into: np.baseAddress! + j * hidden)
+                    }
+                }
+            }
+            lmHead(normed, rows: wanted.count, into: &logits)
+            lmHead.weight.releaseResidentPages()
+        }
         embeddings.releaseResidentPages()
-        return logits
+
+        var results: [[Float]] = []
+        results.reserveCapacity(batch.count)
+        var next = 0
+        let vocab = config.vocabSize
+        for step in batch {
+            let count = step.logits == .none ? 0 : step.logits == .last ? 1 : step.tokens.count
+            results.append(Array(logits[(next * vocab)..<((next + count) * vocab)]))
+            next += count
+        }
+        return results
     }
 }
