@@ -23,11 +23,7 @@ public struct GenerationConfig: Sendable, Equatable {
         }
         let reader = JSONFieldReader(root: root, path: path)
         bosTokenId = try reader.optionalInt("bos_token_id")
-        if let list = root["eos_token_id"] as? [Any] {
-            eosTokenIds = list.compactMap { ($0 as? NSNumber)?.intValue }
-        } else {
-            eosTokenIds = (try reader.optionalInt("eos_token_id")).map { [$0] } ?? []
-        }
+        eosTokenIds = try TokenIdCheck.ids(root, "eos_token_id", reader: reader)
         padTokenId = try reader.optionalInt("pad_token_id")
         doSample = root["do_sample"] as? Bool
         temperature = (try reader.optionalDouble("temperature")).map(Float.init)
@@ -36,6 +32,7 @@ public struct GenerationConfig: Sendable, Equatable {
         minP = (try reader.optionalDouble("min_p")).map(Float.init)
         repetitionPenalty = (try reader.optionalDouble("repetition_penalty")).map(Float.init)
         maxNewTokens = try reader.optionalInt("max_new_tokens")
+        try validate(path: path)
     }
 
     /// Reads `generation_config.json` from a model directory; a missing file gives an empty config.

@@ -48,7 +48,8 @@ public struct ModelConfig: Sendable, Equatable {
         numHiddenLayers = try reader.int("num_hidden_layers")
         numAttentionHeads = try reader.int("num_attention_heads")
         numKeyValueHeads = try reader.optionalInt("num_key_value_heads") ?? numAttentionHeads
-        headDim = try reader.optionalInt("head_dim") ?? (hiddenSize / max(numAttentionHeads, 1))
+        let explicitHeadDim = try reader.optionalInt("head_dim")
+        headDim = explicitHeadDim ?? (hiddenSize / max(numAttentionHeads, 1))
         vocabSize = try reader.int("vocab_size")
         maxPositionEmbeddings = try reader.optionalInt("max_position_embeddings") ?? 2048
         rmsNormEps = Float(try reader.optionalDouble("rms_norm_eps") ?? 1e-6)
@@ -58,11 +59,7 @@ public struct ModelConfig: Sendable, Equatable {
         hiddenAct = (root["hidden_act"] as? String) ?? "silu"
         torchDtype = (root["dtype"] as? String) ?? (root["torch_dtype"] as? String)
         bosTokenId = try reader.optionalInt("bos_token_id")
-        if let list = root["eos_token_id"] as? [Any] {
-            eosTokenIds = list.compactMap { ($0 as? NSNumber)?.intValue }
-        } else {
-            eosTokenIds = (try reader.optionalInt("eos_token_id")).map { [$0] } ?? []
-        }
+        eosTokenIds = try TokenIdCheck.ids(root, "eos_token_id", reader: reader)
 
         // Newer transformers nest RoPE settings in `rope_parameters`; older ones use `rope_theta` + `rope_scaling`.
         let ropeObject = (root["rope_parameters"] as? [String: Any]) ?? (root["rope_scaling"] as? [String: Any]) ?? [:]
@@ -78,7 +75,7 @@ public struct ModelConfig: Sendable, Equatable {
         } else {
             quantizationConfigJSON = nil
         }
-        try validate(path: path)
+        try validate(path: path, headDimGiven: explicitHeadDim != nil)
     }
 
     /// Reads `config.json` from a model directory.
@@ -86,23 +83,6 @@ public struct ModelConfig: Sendable, Equatable {
         let url = directory.appendingPathComponent("config.json")
         guard FileManager.default.fileExists(atPath: url.path) else { throw FormatError.fileNotFound(path: url.path) }
         try self.init(json: try Data(contentsOf: url), path: url.path)
-    }
-
-    private func validate(path: String) throws {
-        func fail(_ reason: String) -> FormatError { .invalidConfig(path: path, reason: reason) }
-        for (name, value) in [("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
-                              ("num_hidden_layers", numHiddenLayers), ("num_attention_heads", numAttentionHeads),
-                              ("num_key_value_heads", numKeyValueHeads), ("head_dim", headDim),
-                              ("vocab_size", vocabSize), ("max_position_embeddings", maxPositionEmbeddings)]
-        where value <= 0 {
-            throw fail("\(name) must be positive, got \(value)")
-        }
-        if numAttentionHeads % numKeyValueHeads != 0 {
-            throw fail("num_attention_heads (\(numAttentionHeads)) is not a multiple of num_key_value_heads (\(numKeyValueHeads))")
-        }
-        if headDim % 2 != 0 { throw fail("head_dim must be even for rotary embeddings, got \(headDim)") }
-        if !["silu", "swish"].contains(hiddenAct) { throw fail("hidden_act '\(hiddenAct)' is not supported (silu only)") }
-        if !["default", "linear", "llama3"].contains(ropeType) { throw fail("rope_type '\(ropeType)' is not supported") }
     }
 }
 

@@ -46,7 +46,11 @@ public enum ModelLoader {
                                             eosTokenId: config.eosTokenIds.first)
             }
         }
+        try tokenizer.checkFits(modelVocabularySize: config.vocabSize, source: tokenizerSource(location, directory))
+        try generationConfig.validateTokenIds(
+            vocabularySize: config.vocabSize, path: directory.appendingPathComponent("generation_config.json").path)
         let archive = try SafetensorsArchive(directory: directory)
+        try LlamaTensorCheck.run(config: config, archive: archive)
         var memory = WeightMemoryReport()
         var lora: LoRAAdapter?
         if let loraDirectory = options.loraDirectory {
@@ -102,6 +106,12 @@ public enum ModelLoader {
 }
 
 extension ModelLoader {
+    /// The tokenizer's directory, for messages.
+    static func tokenizerSource(_ location: TokenizerLocation, _ directory: URL) -> String {
+        if case .directory(let other) = location { return other.path }
+        return directory.path
+    }
+
     /// Where quantized weights come from.
     enum QuantizationSource {
         /// Weights load in their stored float formats.

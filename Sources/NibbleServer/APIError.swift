@@ -24,6 +24,10 @@ public enum APIError: Error, Equatable, CustomStringConvertible {
     case queueFull(retryAfterSeconds: Int)
     /// The API key is missing or not one of the configured keys.
     case unauthorized(String)
+    /// The `Host` or `Origin` of the request is not allowed.
+    case forbidden(String)
+    /// The body is not `application/json`.
+    case unsupportedMediaType(String)
     /// Models are still loading.
     case loading(progress: Double)
     /// The model exists but cannot serve (it failed to load, or the server is stopping).
@@ -39,6 +43,8 @@ public enum APIError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .malformedJSON, .invalidParameter, .contextExceeded: return .badRequest
         case .unauthorized: return .unauthorized
+        case .forbidden: return .forbidden
+        case .unsupportedMediaType: return .unsupportedMediaType
         case .modelNotFound, .routeNotFound: return .notFound
         case .methodNotAllowed: return .methodNotAllowed
         case .bodyTooLarge: return .contentTooLarge
@@ -52,8 +58,9 @@ public enum APIError: Error, Equatable, CustomStringConvertible {
     /// The `type` field, with llama.cpp's names where it has one.
     public var type: String {
         switch self {
-        case .malformedJSON, .invalidParameter, .bodyTooLarge, .requestTimeout, .methodNotAllowed:
+        case .malformedJSON, .invalidParameter, .bodyTooLarge, .requestTimeout, .methodNotAllowed, .unsupportedMediaType:
             return "invalid_request_error"
+        case .forbidden: return "permission_error"
         case .contextExceeded: return "exceed_context_size_error"
         case .unauthorized: return "authentication_error"
         case .modelNotFound, .routeNotFound: return "not_found_error"
@@ -74,7 +81,9 @@ public enum APIError: Error, Equatable, CustomStringConvertible {
         case .requestTimeout(let seconds):
             return "The request body did not arrive within \(seconds.formatted(.number.precision(.fractionLength(0...1)))) s"
         case .queueFull(let seconds): return "The server is busy; retry after \(seconds) s"
-        case .unauthorized(let reason): return reason
+        case .unauthorized(let reason), .forbidden(let reason): return reason
+        case .unsupportedMediaType(let given):
+            return "Content-Type must be application/json" + (given.isEmpty ? " (none was sent)" : ", not '\(given)'")
         case .loading: return "Loading model"
         case .unavailable(let reason): return reason
         case .routeNotFound(let path): return "File Not Found: \(path)"

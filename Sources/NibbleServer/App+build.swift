@@ -21,9 +21,11 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     let scheduler = scheduler ?? Scheduler(limits: configuration.limits)
     let router = buildRouter(configuration: configuration, models: models, scheduler: scheduler, metrics: metrics)
+    let limiter = ConnectionLimiter(limit: configuration.maxConnections)
+    metrics.connections = limiter
     return Application(
         router: router,
-        server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(configuration.idleTimeoutSeconds * 1e9)))),
+        server: .nibbleHTTP1(limiter: limiter, idleTimeout: .nanoseconds(Int64(configuration.idleTimeoutSeconds * 1e9))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "nibble"),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
@@ -38,7 +40,10 @@ public func buildRouter(configuration: ServerConfiguration, models: ModelRegistr
                         metrics: ServerMetrics) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     let routes = RouteMethods()
-    router.add(middleware: ErrorMiddleware(metrics: metrics, routes: routes))
+    let browser = BrowserPolicy(allowedHosts: configuration.allowedHosts, allowedOrigins: configuration.corsAllowedOrigins,
+                                boundHost: configuration.host)
+    router.add(middleware: ErrorMiddleware(metrics: metrics, routes: routes, browser: browser))
+    router.add(middleware: BrowserSafetyMiddleware(policy: browser))
     let keys = APIKeys(configuration.apiKeys)
     router.add(middleware: APIKeyMiddleware(keys: keys, metricsRequireKey: configuration.metricsRequireKey))
     let validator = GenerationValidator(

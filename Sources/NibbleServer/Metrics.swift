@@ -12,8 +12,15 @@ public final class ServerMetrics: Sendable {
     }
 
     private let requests = Mutex<[Key: Int]>([:])
+    private let connectionLimiter = Mutex<ConnectionLimiter?>(nil)
 
     public init() {}
+
+    /// The listening server's connection limiter, read for connection gauges.
+    var connections: ConnectionLimiter? {
+        get { connectionLimiter.withLock { $0 } }
+        set { connectionLimiter.withLock { $0 = newValue } }
+    }
 
     /// Counts one finished request.
     func record(endpoint: String, status: Int) {
@@ -31,6 +38,12 @@ public final class ServerMetrics: Sendable {
         out.family("nibble_requests_total", "counter", "HTTP requests by endpoint and status.")
         for (key, value) in requests.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
             out.sample("nibble_requests_total", ["endpoint": key.endpoint, "status": String(key.status)], Double(value))
+        }
+        if let connections = connections?.counts {
+            out.single("nibble_connections_open", "gauge", "Open client connections.", Double(connections.open))
+            out.family("nibble_connections_closed_total", "counter", "Connections closed at the connection limit.")
+            out.sample("nibble_connections_closed_total", ["reason": "idle_evicted"], Double(connections.evicted))
+            out.sample("nibble_connections_closed_total", ["reason": "refused"], Double(connections.refused))
         }
         out.single("nibble_prompt_tokens_total", "counter", "Prompt tokens processed.", Double(engine.promptTokens))
         out.single("nibble_generated_tokens_total", "counter", "Tokens generated.", Double(engine.generatedTokens))

@@ -12,12 +12,17 @@ struct SSEWriter {
         var buffer = ByteBuffer(string: "data: ")
         buffer.writeBytes(try encoder.encode(value))
         buffer.writeString("\n\n")
-        try await writer.write(buffer)
+        try await write(buffer)
+    }
+
+    /// Writes, marking a failure as the connection's (not the generation's), so it is not sent as an event.
+    private mutating func write(_ buffer: ByteBuffer) async throws {
+        do { try await writer.write(buffer) } catch { throw SSEWriteError(underlying: error) }
     }
 
     /// OpenAI's terminator; llama.cpp's native route does not send it.
     mutating func sendDone() async throws {
-        try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+        try await write(ByteBuffer(string: "data: [DONE]\n\n"))
     }
 
     /// An error after the stream started: the status is already 200, so it travels as a frame.
@@ -26,13 +31,18 @@ struct SSEWriter {
     }
 }
 
+/// The connection failed while writing an event.
+struct SSEWriteError: Error {
+    let underlying: any Error
+}
+
 enum SSE {
-    /// A streaming response whose producer is cancelled as soon as the client closes the connection, so the
-    /// engine stops generating for nobody (the consumer of the event stream goes away with the task).
+    /// A streaming response whose producer ends as soon as the client is gone, so the engine stops generating for
+    /// nobody: the first event that cannot be written ends the producer, and with it the event stream.
     ///
-    /// `request` must carry its original body stream (read it with `JSONBody.decode(_:from:limits:)`, which
-    /// puts the bytes back): the connection's end is seen on that stream.
-    static func response(for request: Request,
+    /// The end of the request stream is not taken as the client leaving: a client may half-close its side after
+    /// sending the request and still read the whole answer.
+    static func response(for _: Request,
                          produce: @escaping @Sendable (inout SSEWriter) async throws -> Void) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
@@ -41,11 +51,11 @@ enum SSE {
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             var sse = SSEWriter(writer: writer)
             do {
-                try await request.body.consumeWithCancellationOnInboundClose { _ in
-                    try await produce(&sse)
-                }
+                try await produce(&sse)
             } catch is CancellationError {
-                return  // the client is gone; nothing more can be written
+                return  // the server is stopping the connection; nothing more can be written
+            } catch let error as SSEWriteError {
+                throw error.underlying  // the client is gone
             } catch {
                 try? await sse.send(error: APIError(error))
             }

@@ -29,6 +29,10 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("device-map"), help: "auto, cpu, disk, or a JSON file mapping modules to tiers.")
     var deviceMap: String?
 
+    func validate() throws {
+        if let threads, !(1...4096).contains(threads) { throw ValidationError("--threads must be in 1...4096, got \(threads)") }
+    }
+
     /// `--max-memory cpu=2GiB` as tier budgets.
     func memoryBudgets() throws -> [Tier: Int] {
         var budgets: [Tier: Int] = [:]

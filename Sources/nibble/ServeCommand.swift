@@ -65,6 +65,15 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds running generations may go on after SIGTERM/SIGINT before they are ended (default 30).")
     var shutdownTimeout: Double?
 
+    @Option(name: .long, help: "Most client connections open at once; at the limit the longest-idle one is closed for a new one (default 512, less if ulimit -n is low).")
+    var maxConnections: Int?
+
+    @Option(name: .long, parsing: .singleValue, help: "Host name clients may use in the Host header besides loopback names and IP addresses (repeatable; * allows any).")
+    var allowedHost: [String] = []
+
+    @Option(name: .long, parsing: .singleValue, help: "Origin whose web pages may call the API, e.g. https://app.example (repeatable; * allows any). Default: none.")
+    var corsAllowedOrigin: [String] = []
+
     @Option(name: .long, help: "Kernel threads per matmul (default: all cores).")
     var threads: Int?
 
@@ -76,6 +85,8 @@ struct Serve: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level \(logLevel)") }
         logger.logLevel = level
 
+        // Connections need descriptors: use all the system grants before sizing the connection limit.
+        FileDescriptorLimit.raiseToHardLimit()
         let configuration = try resolvedConfiguration()
         if let threads = configuration.threads { Parallel.threadCount = threads }
         for model in configuration.models {
@@ -126,6 +137,9 @@ struct Serve: AsyncParsableCommand {
         overrides.requestTimeoutSeconds = requestTimeout
         overrides.threads = threads
         overrides.shutdownTimeoutSeconds = shutdownTimeout
+        overrides.maxConnections = maxConnections
+        overrides.allowedHosts = allowedHost.isEmpty ? nil : allowedHost
+        overrides.corsAllowedOrigins = corsAllowedOrigin.isEmpty ? nil : corsAllowedOrigin
         overrides.modelPath = model
         overrides.modelName = modelName
         overrides.adapter = adapter

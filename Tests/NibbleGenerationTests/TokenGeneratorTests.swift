@@ -120,11 +120,8 @@ import Testing
     }
 
     @Test func realTokenizerStreamsTheSameTextAsAFullDecode() throws {
+        // A missing fixture fails the load with its path: the suite needs NIBBLE_SHARED.
         let directory = SharedFixtures.model("llama-tiny")
-        guard FileManager.default.fileExists(atPath: directory.path) else {
-            print("skipping: \(directory.path) not present")
-            return
-        }
         let tokenizer = try Tokenizers.load(directory: directory)
         let reply = "Grüße, 世界! 🎉 ### done"
         let script = tokenizer.encode(reply, addSpecialTokens: false) + [2]

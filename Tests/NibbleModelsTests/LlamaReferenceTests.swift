@@ -79,7 +79,7 @@ import Testing
     @Test func allPositionLogitsOfBatchedPrefill() throws {
         // p0.all_logits holds every prompt position: batched prefill must match position by position.
         let (reference, logits) = try ReferenceFile.load("llama-tiny-fp32")
-        guard let all = logits.tensors["p0.all_logits"] else { return }
+        let all = try #require(logits.tensors["p0.all_logits"], "the reference holds no p0.all_logits")
         let loaded = try ModelLoader.load(directory: SharedFixtures.model("llama-tiny"))
         let ids = reference.cases[0].input_ids
         let cache = loaded.model.makeCache(capacity: ids.count)

@@ -37,6 +37,9 @@ import Testing
           request_timeout_seconds: 2.5
           max_concurrent: 3
           max_queue: 7
+          max_connections: 100
+          allowed_hosts: [nibble.lan]
+          cors_allowed_origins: ["https://app.example", "http://localhost:3000"]
         models:
           local:
             path: models/local
@@ -69,6 +72,9 @@ import Testing
         #expect(configuration.requestTimeoutSeconds == 2.5)
         #expect(configuration.limits.maxConcurrent == 3)
         #expect(configuration.limits.maxQueued == 7)
+        #expect(configuration.maxConnections == 100)
+        #expect(configuration.allowedHosts == ["nibble.lan"])
+        #expect(configuration.corsAllowedOrigins == ["https://app.example", "http://localhost:3000"])
         // Sorted by name: the first is the default for requests that name none.
         #expect(configuration.models.map(\.name) == ["hub", "local"])
 

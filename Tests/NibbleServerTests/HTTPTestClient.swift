@@ -67,6 +67,9 @@ final class RawHTTPConnection: @unchecked Sendable {
         return true
     }
 
+    /// Forgets what was received so far (the next response starts afresh).
+    func clear() { buffer.removeAll() }
+
     /// Everything received so far, as text.
     var received: String { String(decoding: buffer, as: UTF8.self) }
 
@@ -78,6 +81,24 @@ final class RawHTTPConnection: @unchecked Sendable {
         return String(decoding: buffer, as: UTF8.self)
     }
 
+    /// Reads one response framed by `Content-Length` (the connection may stay open) and removes it from the buffer.
+    func readLengthDelimitedResponse() throws -> HTTPTestResponse {
+        let separator = Data("\r\n\r\n".utf8)
+        while buffer.range(of: separator) == nil {
+            guard try readMore() else { throw TestHTTPError("connection closed inside a response head") }
+        }
+        let headEnd = buffer.range(of: separator)!.upperBound
+        let head = try HTTPTestResponse(raw: Data(buffer[..<headEnd]))
+        guard let length = head.headers["content-length"].flatMap(Int.init) else { throw TestHTTPError("no Content-Length") }
+        while buffer.count - (headEnd - buffer.startIndex) < length {
+            guard try readMore() else { throw TestHTTPError("connection closed inside a response body") }
+        }
+        let end = headEnd + length
+        let response = try HTTPTestResponse(raw: Data(buffer[..<end]))
+        buffer = Data(buffer[end...])
+        return response
+    }
+
     /// Reads to the end and parses the response.
     func readResponse() throws -> HTTPTestResponse {
         while try readMore() {}
@@ -85,6 +106,32 @@ final class RawHTTPConnection: @unchecked Sendable {
     }
 
     func hangUp() { shutdown(fd, Int32(SHUT_RDWR)) }
+
+    /// Half-closes: the server sees the end of the request stream, and the answer can still be read.
+    func closeWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
+    /// How long a read waits before it fails.
+    func setReceiveTimeout(seconds: Double) {
+        var timeout = timeval(tv_sec: Int(seconds), tv_usec: .init((seconds - seconds.rounded(.down)) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Waits up to `seconds` for the server to close the connection: true if it did (end of stream or reset),
+    /// false if the connection was still open when the time ran out. Bytes received meanwhile are kept.
+    func waitForClose(seconds: Double) -> Bool {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+        while true {
+            let now = DispatchTime.now().uptimeNanoseconds
+            guard now < deadline else { return false }
+            let ready = poll(&poller, 1, Int32((deadline - now) / 1_000_000) + 1)
+            if ready <= 0 { continue }
+            var chunk = [UInt8](repeating: 0, count: 16_384)
+            let n = recv(fd, &chunk, chunk.count, Int32(MSG_DONTWAIT))
+            if n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) { return true }
+            if n > 0 { buffer.append(contentsOf: chunk[..<n]) }
+        }
+    }
 }
 
 private func Glibc_send(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Int {

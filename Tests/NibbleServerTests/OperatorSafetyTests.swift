@@ -29,18 +29,31 @@ import Testing
         #expect(Self.loadError { $0.threads = 0 }?.key == "--threads")
         #expect(Self.loadError { $0.shutdownTimeoutSeconds = -1 }?.key == "--shutdown-timeout")
         #expect(Self.loadError { $0.apiKeys = ["k"]; $0.port = 8081 } == nil)
+        #expect(Self.loadError { $0.maxConnections = 0 }?.key == "--max-connections")
+        #expect(Self.loadError { $0.allowedHosts = [""] }?.key == "--allowed-host")
+        #expect(Self.loadError { $0.corsAllowedOrigins = ["ftp://x"] }?.key == "--cors-allowed-origin")
 
         let here = URL(fileURLWithPath: "/")
         for (yaml, key) in [("server: {api_keys: ['ok', '']}", "server.api_keys[1]"),
                             ("server: {max_body_bytes: 0}", "server.max_body_bytes"),
                             ("server: {port: 70000}", "server.port"),
                             ("server: {shutdown_timeout_seconds: -3}", "server.shutdown_timeout_seconds"),
-                            ("server: {max_connections: 64}", "server.max_connections")] {
+                            ("server: {max_connections: 0}", "server.max_connections"),
+                            ("server: {allowed_hosts: ['ok', '']}", "server.allowed_hosts[1]"),
+                            ("server: {cors_allowed_origins: ['https://app.example/path']}", "server.cors_allowed_origins")] {
             #expect(throws: ConfigurationError.self, "\(yaml)") { try ConfigurationLoader.parse(yaml: yaml, currentDirectory: here) }
             do { _ = try ConfigurationLoader.parse(yaml: yaml, currentDirectory: here) } catch let error as ConfigurationError {
                 #expect(error.key == key)
             }
         }
+    }
+
+    @Test(.enabled(if: FileDescriptorLimit.connectionCeiling < 1_000_000, "the open-file limit is unlimited here"))
+    func aConnectionLimitBeyondTheOpenFileLimitIsAStartupError() {
+        let error = Self.loadError { $0.maxConnections = FileDescriptorLimit.connectionCeiling + 1 }
+        #expect(error?.key == "max_connections")
+        #expect(error?.reason.contains("ulimit") == true)
+        #expect(Self.loadError { $0.maxConnections = FileDescriptorLimit.connectionCeiling } == nil)
     }
 
     @Test func keysAreComparedInFullWhateverTheirLength() {

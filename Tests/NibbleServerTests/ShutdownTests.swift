@@ -33,11 +33,21 @@ import Testing
         }
     }
 
+    /// Waits until `/metrics` shows `depth` requests waiting for a slot (an event, not a guess at how long it takes).
+    static func waitForQueueDepth(_ depth: Int, port: Int) async throws {
+        for _ in 0..<600 {
+            let metrics = try await http(port, "GET", "/metrics")
+            if metrics.text.split(separator: "\n").contains(Substring("nibble_queue_depth \(depth)")) { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestHTTPError("the queue never reached \(depth) requests")
+    }
+
     @Test func sigtermEndsEveryStreamWithAFinalChunkAndDoneThenExitsZero() async throws {
         let server = try ServeProcess(["--parallel", "1", "--shutdown-timeout", "1"])
         let (streams, whole) = try await Self.startLoad(server.port)
-        // Let the queued requests reach the engine before the signal.
-        try await Task.sleep(for: .milliseconds(300))
+        // The queued requests must have reached the engine before the signal.
+        try await Self.waitForQueueDepth(4, port: server.port)
         server.send(signal: SIGTERM)
         let responses = try await onThread { try streams.map { try $0.readResponse() } }
         var cutShort = 0

@@ -29,6 +29,11 @@ public struct ConfigurationOverrides {
     public var requestTimeoutSeconds: Double?
     public var threads: Int?
     public var shutdownTimeoutSeconds: Double?
+    public var maxConnections: Int?
+    /// Host names the `Host` header may carry (replaces the configured list).
+    public var allowedHosts: [String]?
+    /// Origins allowed to call from a browser (replaces the configured list).
+    public var corsAllowedOrigins: [String]?
     /// Serve only this checkpoint directory (replaces the configured models).
     public var modelPath: String?
     /// Name for `modelPath` (default: the directory name).
@@ -73,6 +78,13 @@ public enum ConfigurationLoader {
             configuration.models = [ModelConfiguration(
                 name: embeddedModelName, path: resolve(embeddedModelPath, against: currentDirectory))]
         }
+        let ceiling = FileDescriptorLimit.connectionCeiling
+        if configuration.maxConnections > ceiling {
+            throw ConfigurationError(
+                key: "max_connections",
+                reason: "\(configuration.maxConnections) exceeds what the open-file limit allows (\(ceiling): ulimit -n "
+                    + "less \(FileDescriptorLimit.reserved) kept for model files); raise the limit or lower the setting")
+        }
         return configuration
     }
 
@@ -92,7 +104,8 @@ public enum ConfigurationLoader {
             try rejectUnknownKeys(section, known: ["host", "port", "api_keys", "max_body_bytes", "shutdown_timeout_seconds",
                                                    "metrics_require_key", "threads", "idle_timeout_seconds",
                                                    "request_timeout_seconds", "max_concurrent", "max_queue",
-                                                   "retry_after_seconds"], in: "server")
+                                                   "retry_after_seconds", "max_connections", "allowed_hosts",
+                                                   "cors_allowed_origins"], in: "server")
             if let value = section["host"] { configuration.host = try value.string() }
             if let value = section["port"] { configuration.port = try value.int(in: 0...65535) }
             if let value = section["api_keys"] {
@@ -113,6 +126,12 @@ public enum ConfigurationLoader {
                     throw ConfigurationError(key: value.path, reason: "must be a number of seconds in [0, 86400]")
                 }
                 configuration.shutdownTimeoutSeconds = seconds
+            }
+            if let value = section["max_connections"] { configuration.maxConnections = try value.int(in: 1...1_000_000) }
+            if let value = section["allowed_hosts"] { configuration.allowedHosts = try value.nonEmptyStringList() }
+            if let value = section["cors_allowed_origins"] {
+                configuration.corsAllowedOrigins = try value.nonEmptyStringList()
+                try checkOrigins(configuration.corsAllowedOrigins, key: value.path)
             }
             if let value = section["metrics_require_key"] { configuration.metricsRequireKey = try value.bool() }
             if let value = section["threads"] { configuration.threads = try value.int(in: 1...4096) }
@@ -228,6 +247,7 @@ public enum ConfigurationLoader {
         overrides.maxBodyBytes = try int("NIBBLE_MAX_BODY_BYTES", 1...Int.max)
         overrides.idleTimeoutSeconds = try int("NIBBLE_IDLE_TIMEOUT", 1...86_400).map(Double.init)
         overrides.requestTimeoutSeconds = try int("NIBBLE_REQUEST_TIMEOUT", 1...86_400).map(Double.init)
+        overrides.maxConnections = try int("NIBBLE_MAX_CONNECTIONS", 1...1_000_000)
         overrides.modelPath = value("NIBBLE_MODEL")
         try apply(overrides, to: &configuration, currentDirectory: currentDirectory, environment: environment)
     }
@@ -253,6 +273,17 @@ public enum ConfigurationLoader {
         if let seconds = overrides.idleTimeoutSeconds { configuration.idleTimeoutSeconds = seconds }
         if let seconds = overrides.requestTimeoutSeconds { configuration.requestTimeoutSeconds = seconds }
         if let threads = overrides.threads { configuration.threads = threads }
+        if let limit = overrides.maxConnections { configuration.maxConnections = limit }
+        if let hosts = overrides.allowedHosts {
+            if hosts.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+                throw ConfigurationError(key: "--allowed-host", reason: "is empty; name a host, or * for any")
+            }
+            configuration.allowedHosts = hosts
+        }
+        if let origins = overrides.corsAllowedOrigins {
+            try checkOrigins(origins, key: "--cors-allowed-origin")
+            configuration.corsAllowedOrigins = origins
+        }
         if overrides.maxConcurrent != nil || overrides.maxQueue != nil {
             configuration.limits = SchedulerLimits(
                 maxConcurrent: overrides.maxConcurrent ?? configuration.limits.maxConcurrent,
@@ -310,12 +341,24 @@ public enum ConfigurationLoader {
             ("--max-queue", overrides.maxQueue, 0...100_000, "an integer in 0...100000"),
             ("--max-body-bytes", overrides.maxBodyBytes, 1...Int.max, "a positive byte count (0 would refuse every POST)"),
             ("--threads", overrides.threads, 1...4096, "an integer in 1...4096"),
+            ("--max-connections", overrides.maxConnections, 1...1_000_000, "an integer in 1...1000000"),
         ]
         for (key, value, range, expected) in integers {
             if let value, !range.contains(value) { throw ConfigurationError(key: key, reason: "\(value) is not \(expected)") }
         }
         if let seconds = overrides.shutdownTimeoutSeconds, !(seconds >= 0 && seconds <= 86_400) {
             throw ConfigurationError(key: "--shutdown-timeout", reason: "must be a number of seconds in [0, 86400]")
+        }
+    }
+
+    /// An origin is `scheme://host[:port]` exactly as browsers send it (no path, no trailing slash), or `*`.
+    private static func checkOrigins(_ origins: [String], key: String) throws {
+        for origin in origins where origin != "*" {
+            let parts = origin.components(separatedBy: "://")
+            guard parts.count == 2, ["http", "https"].contains(parts[0].lowercased()), !parts[1].isEmpty,
+                  !parts[1].contains("/") else {
+                throw ConfigurationError(key: key, reason: "'\(origin)' is not an origin like https://app.example or http://localhost:3000 (or *)")
+            }
         }
     }
 
@@ -402,6 +445,15 @@ struct Node {
         if let text = plain as? String { return [text] }
         guard let list = plain as? [Any] else { throw fail("must be a list of strings") }
         return try list.enumerated().map { try Node($0.element, path: "\(path)[\($0.offset)]").string() }
+    }
+
+    /// A list of non-blank strings (a single string is a list of one).
+    func nonEmptyStringList() throws -> [String] {
+        let list = try stringList()
+        if let blank = list.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw ConfigurationError(key: "\(path)[\(blank)]", reason: "is empty")
+        }
+        return list
     }
 
     /// An integer, or a size such as "2GiB" / "500MB".

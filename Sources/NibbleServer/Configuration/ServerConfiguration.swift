@@ -23,6 +23,13 @@ public struct ServerConfiguration: Sendable {
     public var requestTimeoutSeconds: Double = 30
     /// After SIGTERM/SIGINT, how long running generations may go on before they are ended (0: end them at once).
     public var shutdownTimeoutSeconds: Double = 30
+    /// Most connections open at once; at the limit the connection idle the longest is closed to admit a new one,
+    /// and when none is idle the new one is closed at once. The default leaves file descriptors for models.
+    public var maxConnections: Int = FileDescriptorLimit.defaultMaxConnections
+    /// Host names (besides loopback names and IP addresses) the `Host` header may carry; `*` allows any.
+    public var allowedHosts: [String] = []
+    /// Origins (`https://app.example`) whose pages may call the API from a browser; `*` allows any. Empty: none.
+    public var corsAllowedOrigins: [String] = []
     /// Whether `/metrics` needs a key when keys are configured.
     public var metricsRequireKey: Bool = true
     /// Generation slots and wait queue.

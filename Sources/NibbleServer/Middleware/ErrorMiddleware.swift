@@ -7,9 +7,11 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: ServerMetrics
     /// Methods of every registered path, so a known path asked with another method gets 405, not 404.
     let routes: RouteMethods
+    /// Adds CORS headers to every answer (errors included) for allowed origins.
+    let browser: BrowserPolicy
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let response: Response
+        var response: Response
         do {
             response = try await next(request, context)
         } catch {
@@ -20,6 +22,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             response = apiError.response
         }
+        browser.decorate(&response, for: request)
         // Matched route templates only, so unknown paths cannot blow up the label set.
         metrics.record(endpoint: context.endpointPath ?? "other", status: Int(response.status.code))
         return response

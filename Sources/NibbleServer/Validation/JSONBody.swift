@@ -13,9 +13,9 @@ struct BodyLimits: Sendable {
 /// Reads a request body within the size and time limits and decodes it, turning every failure into an
 /// `APIError` that names the offending field.
 enum JSONBody {
-    /// Reads the body and puts the bytes back into `request`, so a streaming response can still watch the
-    /// connection for the client going away (`SSE.response`), which needs the request's original body stream.
+    /// Reads the body and puts the bytes back into `request`, so whatever handles the request next can read it again.
     static func decode<T: Decodable>(_ type: T.Type, from request: inout Request, limits: BodyLimits) async throws(APIError) -> T {
+        try requireJSONContentType(request)
         let limit = limits.maxBytes
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw .bodyTooLarge(limit: limit)
@@ -44,6 +44,14 @@ enum JSONBody {
         }
         request.body = RequestBody(buffer: buffer)
         return try decode(type, from: Data(buffer.readableBytesView))
+    }
+
+    /// Only `application/json` (with parameters such as `charset`) is read: a page of another origin can post
+    /// `text/plain` or a form without asking the browser first, and such a body must not start a generation.
+    static func requireJSONContentType(_ request: Request) throws(APIError) {
+        let given = request.headers[.contentType] ?? ""
+        let mediaType = given.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard mediaType == "application/json" else { throw .unsupportedMediaType(given) }
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(APIError) -> T {
