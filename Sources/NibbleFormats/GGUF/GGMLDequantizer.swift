@@ -95,7 +95,7 @@ public enum GGMLDequantizer {
             let (sc, mn) = scaleMin(block, at: 4)
             for sub in 0..<8 {
                 let scale = d * Float(sc[sub]), offset = dmin * Float(mn[sub])
-                let group = 16 + 12 + (sub / 2) * 32, shift = UInt8((sub % 2) * 4)
+                let group = 16 + (sub / 2) * 32, shift = UInt8((sub % 2) * 4)
                 for l in 0..<32 {
                     let q = (block[group + l] >> shift) & 0x0F
                     out[sub * 32 + l] = scale * Float(q) - offset
