@@ -42,6 +42,28 @@ public final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(mapped)
     }
 
+    /// Anonymous memory of `count` bytes filled by `fill`, standing in for a file: tensors computed at load
+    /// (dequantized GGUF data) are served as views like mapped ones. `label` names it in errors and reports.
+    public init(anonymous count: Int, label: String, fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        path = label
+        self.count = count
+        guard count > 0 else {
+            base = nil
+            return
+        }
+        let mapped = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let mapped, mapped != MAP_FAILED else {
+            throw FormatError.unreadable(path: label, reason: "cannot allocate \(count) bytes: \(String(cString: strerror(errno)))")
+        }
+        do {
+            try fill(UnsafeMutableRawBufferPointer(start: mapped, count: count))
+        } catch {
+            munmap(mapped, count)
+            throw error
+        }
+        base = UnsafeRawPointer(mapped)
+    }
+
     deinit {
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
     }

@@ -11,6 +11,15 @@ public struct TensorView: Sendable {
     /// Byte range of the data inside `file`.
     public let byteRange: Range<Int>
 
+    /// A view of `byteRange` in `file` holding a `dtype` tensor of `shape` (the caller checks the sizes agree).
+    public init(name: String, dtype: DType, shape: [Int], file: MappedFile, byteRange: Range<Int>) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.file = file
+        self.byteRange = byteRange
+    }
+
     /// Number of elements (1 for a scalar).
     public var elementCount: Int { shape.reduce(1, *) }
 

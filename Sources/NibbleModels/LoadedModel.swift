@@ -4,7 +4,7 @@ import NibbleTokenizer
 
 /// A model ready to serve: weights, tokenizer, prompt adapter and the defaults that came with the checkpoint.
 public struct LoadedModel: Sendable {
-    /// Directory the weights were read from.
+    /// Directory the weights were read from (the file itself for a single-file GGUF model).
     public let directory: URL
     public let model: any LanguageModel
     public let tokenizer: any Tokenizer
@@ -18,11 +18,21 @@ public struct LoadedModel: Sendable {
     public let memory: WeightMemoryReport
     /// The tier each module was placed on.
     public let placement: PlacementPlan
+    /// The chat template the model file carries (GGUF `tokenizer.chat_template`), if any.
+    public let embeddedChatTemplate: String?
+    /// BOS token string (e.g. `<s>`, `<|im_start|>`) for rendering chat templates, when known.
+    public let bosToken: String?
+    /// EOS token string (e.g. `</s>`, `<|im_end|>`) for rendering chat templates, when known.
+    public let eosToken: String?
 
     public init(directory: URL, model: any LanguageModel, tokenizer: any Tokenizer, adapter: any ModelAdapter,
                 config: ModelConfig, generationConfig: GenerationConfig, eosTokenIds: [Int], memory: WeightMemoryReport,
-                placement: PlacementPlan = PlacementPlan(assignments: [])) {
+                placement: PlacementPlan = PlacementPlan(assignments: []), embeddedChatTemplate: String? = nil,
+                bosToken: String? = nil, eosToken: String? = nil) {
         self.placement = placement
+        self.embeddedChatTemplate = embeddedChatTemplate
+        self.bosToken = bosToken
+        self.eosToken = eosToken
         self.directory = directory
         self.model = model
         self.tokenizer = tokenizer

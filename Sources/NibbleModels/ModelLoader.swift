@@ -17,13 +17,17 @@ public enum ModelLoader {
         case checkpointIfPresent
     }
 
-    /// Reads config, tokenizer and weights from `directory` and builds the model described by `options`.
+    /// Reads config, tokenizer and weights from `directory` (or a `.gguf` file) and builds the model described by
+    /// `options`.
     public static func load(directory: URL, options: LoadOptions = LoadOptions()) throws -> LoadedModel {
         try load(directory: directory, options: options, tokenizer: .checkpoint)
     }
 
     /// `load(directory:options:)` with the tokenizer taken from `tokenizer`.
     public static func load(directory: URL, options: LoadOptions, tokenizer location: TokenizerLocation) throws -> LoadedModel {
+        if GGUFModelLoader.isGGUF(directory) {
+            return try GGUFModelLoader.load(file: directory, options: options, tokenizer: location)
+        }
         guard let adapter = ModelAdapters.named(options.adapterName) else {
             throw ModelError.invalidOptions("unknown adapter '\(options.adapterName)' (known: \(ModelAdapters.names.joined(separator: ", ")))")
         }

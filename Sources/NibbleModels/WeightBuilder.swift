@@ -5,7 +5,8 @@ import NibbleQuant
 /// Turns raw checkpoint tensors into the weights the model computes with: the single place where storage
 /// format decisions are made, so model code never sees dtypes.
 struct WeightBuilder {
-    let archive: SafetensorsArchive
+    /// Where tensors are read from (a safetensors checkpoint or a GGUF file).
+    let archive: any TensorSource
     let config: ModelConfig
     /// A LoRA adapter merged into the base weights before anything is quantized.
     let lora: LoRAAdapter?
@@ -151,8 +152,8 @@ extension WeightBuilder {
     func footprints() throws -> [ModuleFootprint] {
         func bytes(_ prefix: String) -> Int {
             archive.tensorNames.filter { $0.hasPrefix(prefix + ".") }.reduce(0) { total, name in
-                guard let view = archive.tensorIfPresent(name) else { return total }
-                return total + estimatedBytes(view)
+                guard let layout = archive.layout(of: name) else { return total }
+                return total + estimatedBytes(name: name, shape: layout.shape, byteCount: layout.byteCount)
             }
         }
         var modules = [ModuleFootprint(name: "model.embed_tokens", bytes: bytes("model.embed_tokens"))]
@@ -169,13 +170,13 @@ extension WeightBuilder {
 
 extension WeightBuilder {
     /// Bytes a tensor will hold once loaded: its stored size, or its quantized size when the plan quantizes it.
-    func estimatedBytes(_ view: TensorView) -> Int {
-        guard let quantization, view.shape.count == 2, view.name.hasSuffix(".weight") else { return view.byteRange.count }
-        let module = String(view.name.dropLast(".weight".count))
-        guard module != "model.embed_tokens", quantization.shouldQuantize(moduleName: module) else { return view.byteRange.count }
-        let out = view.shape[0], inputs = view.shape[1], n = out * inputs
+    func estimatedBytes(name: String, shape: [Int], byteCount: Int) -> Int {
+        guard let quantization, shape.count == 2, name.hasSuffix(".weight") else { return byteCount }
+        let module = String(name.dropLast(".weight".count))
+        guard module != "model.embed_tokens", quantization.shouldQuantize(moduleName: module) else { return byteCount }
+        let out = shape[0], inputs = shape[1], n = out * inputs
         switch quantization.mode {
-        case .none: return view.byteRange.count
+        case .none: return byteCount
         case .int8: return n + 4 * out
         case .fourBit(_, let doubleQuant, _):
             let blocks = (n + 63) / 64

@@ -20,7 +20,16 @@ public struct SentencePieceModel: Sendable {
         public var score: Float
         /// The piece type.
         public var type: PieceType
+
+        public init(piece: String, score: Float, type: PieceType) {
+            self.piece = piece
+            self.score = score
+            self.type = type
+        }
     }
+
+    /// A model with no pieces and SentencePiece's defaults, to be filled in field by field.
+    public init() {}
 
     /// Pieces; the index is the token id.
     public var pieces: [Piece] = []

@@ -33,7 +33,11 @@ public struct SentencePieceTokenizer: Tokenizer {
     /// Loads `tokenizer.model` bytes. `config` supplies `add_bos_token` etc.; LLaMA defaults (BOS on, EOS off)
     /// apply where it is silent.
     public init(modelData: Data, config: TokenizerConfig = TokenizerConfig(), file: String = "tokenizer.model") throws {
-        let model = try SentencePieceModel.parse(modelData, file: file)
+        try self.init(model: SentencePieceModel.parse(modelData, file: file), config: config, file: file)
+    }
+
+    /// A tokenizer over an already-built model (e.g. one assembled from GGUF metadata); `file` labels errors.
+    public init(model: SentencePieceModel, config: TokenizerConfig = TokenizerConfig(), file: String) throws {
         guard model.modelType == .bpe || model.modelType == .unigram else {
             throw TokenizerError.unsupportedModel(file, type: "\(model.modelType)")
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NibbleFormats
 import NibbleKernels
 import NibbleModels
 import NibbleQuant
@@ -23,8 +24,11 @@ struct Inspect: ParsableCommand {
         let after = ProcessMemory.current()
         let c = loaded.config
         let quantization = try quantizationSummary(loaded: loaded, userJSON: options.quantizationConfigJSON)
+        // A GGUF file describes itself; its header is re-read (mapped, no tensor data touched) for the report.
+        let gguf = loaded.directory.pathExtension.lowercased() == "gguf"
+            ? GGUFSummary(try GGUFFile(path: loaded.directory.path)) : nil
         if json {
-            let object: [String: Any] = [
+            var object: [String: Any] = [
                 "model": loaded.directory.path,
                 "architecture": c.architectures.first ?? c.modelType,
                 "hidden_size": c.hiddenSize, "num_hidden_layers": c.numHiddenLayers,
@@ -42,6 +46,16 @@ struct Inspect: ParsableCommand {
                     ["module": $0.module, "tier": $0.tier.rawValue, "bytes": $0.bytes] as [String: Any]
                 },
             ]
+            if let gguf {
+                var summary: [String: Any] = ["version": gguf.version, "tensor_types": gguf.tensorTypeCounts,
+                                              "metadata_entries": gguf.metadataCount, "chat_template": gguf.hasChatTemplate]
+                summary["architecture"] = gguf.architecture
+                summary["name"] = gguf.name
+                summary["tokenizer_model"] = gguf.tokenizerModel
+                summary["tokenizer_pre"] = gguf.tokenizerPre
+                summary["context_length"] = gguf.contextLength
+                object["gguf"] = summary
+            }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
             print(String(decoding: data, as: UTF8.self))
             return
@@ -49,6 +63,13 @@ struct Inspect: ParsableCommand {
         print("model        \(loaded.directory.path)")
         print("architecture \(c.architectures.first ?? c.modelType): hidden \(c.hiddenSize), \(c.numHiddenLayers) layers, "
             + "\(c.numAttentionHeads) heads / \(c.numKeyValueHeads) KV heads, ffn \(c.intermediateSize), vocab \(c.vocabSize)")
+        if let gguf {
+            print("gguf         v\(gguf.version), architecture \(gguf.architecture ?? "?"), name \(gguf.name.map { "\"\($0)\"" } ?? "-"), "
+                + "context \(gguf.contextLength.map(String.init) ?? "?")")
+            print("  tensors    \(gguf.tensorTypesDescription)")
+            print("  tokenizer  \(gguf.tokenizerModel ?? "none")\(gguf.tokenizerPre.map { " (pre \($0))" } ?? "")"
+                + "\(gguf.hasChatTemplate ? ", chat template" : ""); \(gguf.metadataCount) metadata entries")
+        }
         print("parameters   \(loaded.memory.parameters)")
         print("quantization \(quantization)")
         if loaded.placement.hasOffload { print("placement\n\(loaded.placement)") }

@@ -6,7 +6,7 @@ import NibbleModels
 
 /// Options every command that loads a model shares.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "Model directory (Hugging Face layout), or ORG/NAME of a model pulled into the hub cache.")
+    @Option(name: .long, help: "Model directory (Hugging Face layout), a .gguf file, or ORG/NAME of a model pulled into the hub cache.")
     var model: String = "models/kjv-llama-4m"
 
     @Option(name: .long, help: "Prompt/adapter format: llama or guanaco.")
@@ -106,7 +106,7 @@ func resolveModelDirectory(_ model: String) throws -> URL {
     do {
         return try ModelLocation.resolve(model, currentDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
     } catch HubError.invalidRepoId {
-        throw CLIError("model directory \(model) not found")
+        throw CLIError("model directory or .gguf file \(model) not found")
     } catch {
         throw CLIError("\(error)")
     }

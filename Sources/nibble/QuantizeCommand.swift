@@ -40,6 +40,10 @@ struct Quantize: ParsableCommand {
             json = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         }
         let source = try resolveModelDirectory(modelOptions.model)
+        if source.pathExtension.lowercased() == "gguf" {
+            throw CLIError("nibble quantize writes bitsandbytes checkpoints from Hugging Face directories; quantize a GGUF "
+                           + "file at load instead (generate/serve --model \(source.path) --load-in-4bit)")
+        }
         let destination = URL(fileURLWithPath: out, isDirectory: true)
         let bar = isatty(STDERR_FILENO) != 0 ? ProgressBar(label: "quantize") : nil
         let summary: QuantizedCheckpointWriter.Summary

@@ -91,7 +91,9 @@ struct Serve: AsyncParsableCommand {
         if let threads = configuration.threads { Parallel.threadCount = threads }
         for model in configuration.models {
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: model.path.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            let exists = FileManager.default.fileExists(atPath: model.path.path, isDirectory: &isDirectory)
+            // A model is a checkpoint directory or a single GGUF file.
+            guard exists, isDirectory.boolValue || model.path.pathExtension.lowercased() == "gguf" else {
                 throw CLIError("model '\(model.name)': directory \(model.path.path) not found")
             }
             logger.info("serving model", metadata: ["model": "\(model.name)", "path": "\(model.path.path)",

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Where a model named by the user lives: an existing directory, else `ORG/NAME[@REVISION]` in the hub cache.
+/// Where a model named by the user lives: an existing directory or `.gguf` file, else `ORG/NAME[@REVISION]` in the hub cache.
 public enum ModelLocation {
     /// Resolves `reference` offline.
     /// - Parameters:
@@ -17,6 +17,11 @@ public enum ModelLocation {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), isDirectory.boolValue {
             return candidate.standardizedFileURL
+        }
+        // A single-file model (GGUF) is named by its path.
+        let file = URL(fileURLWithPath: candidate.path, isDirectory: false)
+        if file.pathExtension.lowercased() == "gguf", FileManager.default.fileExists(atPath: file.path) {
+            return file.standardizedFileURL
         }
         let parts = reference.split(separator: "@", maxSplits: 1).map(String.init)
         guard !reference.hasPrefix("."), !expanded.hasPrefix("/"), let repo = try? HubRepoId(parsing: parts[0]) else {

@@ -1,0 +1,85 @@
+import Foundation
+import NibbleFormats
+import NibbleQuant
+import NibbleTokenizer
+
+/// Loads a llama-architecture GGUF file: config and tokenizer from its metadata, weights dequantized to
+/// float32 (F32/F16/BF16 tensors keep their type), then the bitsandbytes config applies as for any checkpoint.
+enum GGUFModelLoader {
+    /// Whether `url` names a GGUF file (a regular file starting with the `GGUF` magic).
+    static func isGGUF(_ url: URL) -> Bool {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue,
+              let handle = FileHandle(forReadingAtPath: url.path) else { return false }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: 4)) == Data("GGUF".utf8)
+    }
+
+    static func load(file url: URL, options: LoadOptions, tokenizer location: ModelLoader.TokenizerLocation) throws -> LoadedModel {
+        guard let adapter = ModelAdapters.named(options.adapterName) else {
+            throw ModelError.invalidOptions("unknown adapter '\(options.adapterName)' (known: \(ModelAdapters.names.joined(separator: ", ")))")
+        }
+        if options.loraDirectory != nil {
+            throw ModelError.invalidOptions("a LoRA adapter cannot be merged into a GGUF model (merge it into the Hugging Face checkpoint)")
+        }
+        let gguf = try GGUFFile(path: url.path)
+        let architecture = try gguf.string("general.architecture")
+        guard let architecture, LlamaGGUFMapping.architectures.contains(architecture) else {
+            throw GGUFError.unsupported(path: gguf.path, reason: "general.architecture '\(architecture ?? "(missing)")' is not supported "
+                                        + "(known: \(LlamaGGUFMapping.architectures.joined(separator: ", ")))")
+        }
+        let configObject = try LlamaGGUFMapping.configJSON(gguf)
+        let config = try ModelConfig(json: JSONSerialization.data(withJSONObject: configObject), path: gguf.path + " (metadata)")
+        options.progress?(0, "reading tokenizer")
+        let tokenizer: any Tokenizer
+        var specials = GGUFTokenizer.SpecialTokens()
+        switch location {
+        case .checkpoint:
+            let carried = try GGUFTokenizer.load(gguf)
+            tokenizer = carried.0
+            specials = carried.1
+        case .checkpointIfPresent:
+            if gguf["tokenizer.ggml.model"] != nil {
+                let carried = try GGUFTokenizer.load(gguf)
+                tokenizer = carried.0
+                specials = carried.1
+            } else {
+                tokenizer = AbsentTokenizer(vocabularySize: config.vocabSize, bosTokenId: config.bosTokenId,
+                                            eosTokenId: config.eosTokenIds.first)
+            }
+        case .directory(let other):
+            tokenizer = try Tokenizers.load(directory: other)
+        }
+        if tokenizer.vocabularySize > config.vocabSize {
+            throw GGUFError.invalidMetadata(path: gguf.path, key: "llama.vocab_size",
+                                            reason: "\(config.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) tokens")
+        }
+        let source = try GGUFTensorSource(gguf, config: config)
+        var builder = WeightBuilder(archive: source, config: config, lora: nil)
+        if let json = options.quantizationConfigJSON {
+            let settings: BitsAndBytesConfig
+            do { settings = try BitsAndBytesConfig.decodeStrict(from: json) } catch { throw ModelError.invalidOptions("\(error)") }
+            let plan = try settings.validated()
+            if plan.mode != .none { builder.quantization = plan }
+        }
+        let deviceMap = options.deviceMap ?? (options.maxMemory[.cpu] != nil ? .auto : .all(.cpu))
+        builder.plan = try PlacementPlanner.plan(modules: try builder.footprints(), deviceMap: deviceMap,
+                                                 maxMemory: options.maxMemory, quantized: builder.quantization != nil)
+        // Dequantized tensors live in memory, not in a file the disk tier could page them back from.
+        if builder.plan.hasOffload {
+            throw ModelError.invalidOptions("offloading layers to disk is not supported for GGUF files (their weights are "
+                                            + "dequantized at load); raise the cpu budget or drop --max-memory / --device-map")
+        }
+        var memory = WeightMemoryReport()
+        let model = try LlamaBuilder(config: config, weights: builder).build(memory: &memory) { fraction in
+            options.progress?(0.05 + 0.95 * fraction, "loading weights")
+        }
+        var eos: [Int] = []
+        for id in config.eosTokenIds + (tokenizer.eosTokenId.map { [$0] } ?? []) where !eos.contains(id) { eos.append(id) }
+        options.progress?(1, "ready")
+        return LoadedModel(directory: url, model: model, tokenizer: tokenizer, adapter: adapter, config: config,
+                           generationConfig: GenerationConfig(), eosTokenIds: eos, memory: memory, placement: builder.plan,
+                           embeddedChatTemplate: try gguf.string("tokenizer.chat_template"),
+                           bosToken: specials.bos, eosToken: specials.eos)
+    }
+}
