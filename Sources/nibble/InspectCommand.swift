@@ -26,7 +26,7 @@ struct Inspect: ParsableCommand {
         if json {
             let object: [String: Any] = [
                 "model": loaded.directory.path,
-                "architecture": c.architectures.first ?? c.modelType,
+                "architecture": c.architectures.first ?? c.modelType ?? "",
                 "hidden_size": c.hiddenSize, "num_hidden_layers": c.numHiddenLayers,
                 "num_attention_heads": c.numAttentionHeads, "num_key_value_heads": c.numKeyValueHeads,
                 "vocab_size": c.vocabSize, "max_position_embeddings": c.maxPositionEmbeddings,
@@ -47,7 +47,7 @@ struct Inspect: ParsableCommand {
             return
         }
         print("model        \(loaded.directory.path)")
-        print("architecture \(c.architectures.first ?? c.modelType): hidden \(c.hiddenSize), \(c.numHiddenLayers) layers, "
+        print("architecture \(c.architectures.first ?? c.modelType ?? ""): hidden \(c.hiddenSize), \(c.numHiddenLayers) layers, "
             + "\(c.numAttentionHeads) heads / \(c.numKeyValueHeads) KV heads, ffn \(c.intermediateSize), vocab \(c.vocabSize)")
         print("parameters   \(loaded.memory.parameters)")
         print("quantization \(quantization)")
