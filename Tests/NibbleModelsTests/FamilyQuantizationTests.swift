@@ -26,10 +26,10 @@ import Testing
         return try ModelLoader.load(directory: fixture.directory, options: options)
     }
 
-    /// These random checkpoints have weights of standard deviation 0.02 and logits of a few tenths, so the
-    /// quantization error is measured against the logits' own spread: nf4 moves them by at most ~0.05 here,
-    /// int8 by ~0.01 (measured), and a bound at twice that catches a wrong block, scale or bias while
-    /// tolerating the format's error.
+    /// The bounds are what bitsandbytes itself does to the sibling checkpoint llama-tiny (same init, logits of the
+    /// same spread: standard deviation ~0.6, range ~5): its nf4+dq logits sit up to 1.16 from fp32 and its int8
+    /// ones up to 0.198 (reference/llama-tiny-bnb-*). Measured here: nf4+dq 0.45 (qwen2) to 0.99 (llama3-rope),
+    /// int8 0.05 (qwen2) to 0.11 (mistral). A wrong block, scale, bias or norm moves logits by whole units.
     @Test(arguments: FamilyFixture.allCases)
     func nf4DoubleQuantStaysCloseToFloat(_ fixture: FamilyFixture) throws {
         let loaded = try Self.load(fixture, quantization: Self.nf4)
@@ -37,7 +37,7 @@ import Testing
         let diff = try Self.maxDiffFromFloat(loaded, fixture)
         print("\(fixture.rawValue) nf4+dq: max |Δlogit| vs float = \(diff)")
         #expect(diff > 0, "the weights were quantized")
-        #expect(diff < 0.1, "\(fixture.rawValue) nf4+dq: max |Δlogit| = \(diff)")
+        #expect(diff < 1.5, "\(fixture.rawValue) nf4+dq: max |Δlogit| = \(diff)")
     }
 
     @Test(arguments: FamilyFixture.allCases)
@@ -47,7 +47,7 @@ import Testing
         let diff = try Self.maxDiffFromFloat(loaded, fixture)
         print("\(fixture.rawValue) int8: max |Δlogit| vs float = \(diff)")
         #expect(diff > 0, "the weights were quantized")
-        #expect(diff < 0.02, "\(fixture.rawValue) int8: max |Δlogit| = \(diff)")
+        #expect(diff < 0.25, "\(fixture.rawValue) int8: max |Δlogit| = \(diff)")
     }
 
     /// A budget below the weights' size sends the later blocks and the head to disk; the ids stay the same.
