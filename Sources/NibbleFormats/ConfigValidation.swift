@@ -8,45 +8,30 @@ extension ModelConfig {
     /// sizes cannot overflow.
     static let sizeCeiling = 1 << 24
 
-    /// Checks values on their own and against each other. `headDimGiven`: `head_dim` was in the file (else it is
-    /// `hidden_size / num_attention_heads`, which must then divide exactly).
-    func validate(path: String, headDimGiven: Bool) throws {
+    /// Checks the fields every family shares, on their own and against each other; a family checks what only
+    /// it reads (rotary settings, head width, windows) when it decodes them.
+    func validate(path: String) throws {
         func fail(_ reason: String) -> FormatError { .invalidConfig(path: path, reason: reason) }
         for (name, value) in [("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
                               ("num_hidden_layers", numHiddenLayers), ("num_attention_heads", numAttentionHeads),
-                              ("num_key_value_heads", numKeyValueHeads), ("head_dim", headDim),
+                              ("num_key_value_heads", numKeyValueHeads),
                               ("vocab_size", vocabSize), ("max_position_embeddings", maxPositionEmbeddings)] {
             if value <= 0 { throw fail("\(name) must be positive, got \(value)") }
             if value > Self.sizeCeiling && name != "max_position_embeddings" {
                 throw fail("\(name) is \(value), beyond any supported model (at most \(Self.sizeCeiling))")
             }
         }
-        if !headDimGiven && hiddenSize % numAttentionHeads != 0 {
+        let fields = try JSONFieldReader(json: json, path: path)
+        if let headDim = try fields.optionalInt("head_dim") {
+            if headDim <= 0 || headDim > Self.sizeCeiling { throw fail("head_dim must be positive, got \(headDim)") }
+        } else if hiddenSize % numAttentionHeads != 0 {
             throw fail("hidden_size (\(hiddenSize)) is not a multiple of num_attention_heads (\(numAttentionHeads)); "
                        + "set head_dim if the heads are not hidden_size / num_attention_heads wide")
         }
         if numAttentionHeads % numKeyValueHeads != 0 {
             throw fail("num_attention_heads (\(numAttentionHeads)) is not a multiple of num_key_value_heads (\(numKeyValueHeads))")
         }
-        if headDim % 2 != 0 { throw fail("head_dim must be even for rotary embeddings, got \(headDim)") }
-        func positive(_ name: String, _ value: Float) throws {
-            if !(value.isFinite && value > 0) { throw fail("\(name) must be a positive finite number, got \(value)") }
-        }
-        try positive("rms_norm_eps", rmsNormEps)
-        try positive("rope_theta", ropeTheta)
-        if !["silu", "swish"].contains(hiddenAct) { throw fail("hidden_act '\(hiddenAct)' is not supported (silu only)") }
-        if !["default", "linear", "llama3"].contains(ropeType) { throw fail("rope_type '\(ropeType)' is not supported") }
-        if ropeType != "default" { try positive("rope_parameters.factor", ropeScalingFactor) }
-        if ropeType == "llama3" {
-            try positive("rope_parameters.low_freq_factor", ropeLowFreqFactor)
-            try positive("rope_parameters.high_freq_factor", ropeHighFreqFactor)
-            if ropeHighFreqFactor <= ropeLowFreqFactor {
-                throw fail("rope_parameters.high_freq_factor (\(ropeHighFreqFactor)) must exceed low_freq_factor (\(ropeLowFreqFactor))")
-            }
-            if ropeOriginalMaxPositions <= 0 {
-                throw fail("rope_parameters.original_max_position_embeddings must be positive, got \(ropeOriginalMaxPositions)")
-            }
-        }
+        if !(rmsNormEps.isFinite && rmsNormEps > 0) { throw fail("rms_norm_eps must be a positive finite number, got \(rmsNormEps)") }
         try TokenIdCheck.within(vocabSize, path: path, [("bos_token_id", bosTokenId.map { [$0] } ?? []),
                                                        ("eos_token_id", eosTokenIds)])
     }

@@ -1,32 +1,23 @@
 import Foundation
 
-/// The parts of a Hugging Face `config.json` a LLaMA-family model needs.
+/// The fields of a Hugging Face `config.json` that every decoder-only checkpoint states, whatever its family.
 ///
-/// Accepts both the older style (`rope_theta`, `torch_dtype`) and the newer one (`rope_parameters`, `dtype`).
+/// What a family adds (rotary settings, biases, sliding windows, head width, …) is decoded by that family from
+/// `fields()`. Accepts both the older style (`torch_dtype`) and the newer one (`dtype`).
 public struct ModelConfig: Sendable, Equatable {
+    /// `architectures`, e.g. `["MistralForCausalLM"]` (may be empty).
     public var architectures: [String]
-    public var modelType: String
+    /// `model_type`, e.g. "qwen2" (nil when the file has none).
+    public var modelType: String?
     public var hiddenSize: Int
     public var intermediateSize: Int
     public var numHiddenLayers: Int
     public var numAttentionHeads: Int
     public var numKeyValueHeads: Int
-    public var headDim: Int
     public var vocabSize: Int
     public var maxPositionEmbeddings: Int
     public var rmsNormEps: Float
-    public var ropeTheta: Float
-    /// `rope_scaling` / `rope_parameters.rope_type`; only "default" (no scaling) and "linear" and "llama3" are applied.
-    public var ropeType: String
-    public var ropeScalingFactor: Float
-    /// llama3-style scaling parameters (used when `ropeType == "llama3"`).
-    public var ropeLowFreqFactor: Float
-    public var ropeHighFreqFactor: Float
-    public var ropeOriginalMaxPositions: Int
     public var tieWordEmbeddings: Bool
-    public var attentionBias: Bool
-    public var mlpBias: Bool
-    public var hiddenAct: String
     /// Weight dtype the checkpoint was saved in ("float16", "bfloat16", "float32").
     public var torchDtype: String?
     public var bosTokenId: Int?
@@ -34,48 +25,37 @@ public struct ModelConfig: Sendable, Equatable {
     public var eosTokenIds: [Int]
     /// The raw `quantization_config` object of a pre-quantized checkpoint, as JSON bytes.
     public var quantizationConfigJSON: Data?
+    /// The whole file, so a model family can decode the fields only it has.
+    public var json: Data
+    /// Where the file was read from (labels errors).
+    public var path: String
 
     /// Parses `config.json` bytes; `path` only labels errors.
     public init(json data: Data, path: String = "config.json") throws {
-        guard let object = try? JSONSerialization.jsonObject(with: data), let root = object as? [String: Any] else {
-            throw FormatError.invalidConfig(path: path, reason: "not a JSON object")
-        }
-        let reader = JSONFieldReader(root: root, path: path)
-        architectures = (root["architectures"] as? [String]) ?? []
-        modelType = (root["model_type"] as? String) ?? "llama"
+        let reader = try JSONFieldReader(json: data, path: path)
+        let root = reader.root
+        json = data
+        self.path = path
+        architectures = try reader.optionalStrings("architectures") ?? []
+        modelType = try reader.optionalString("model_type")
         hiddenSize = try reader.int("hidden_size")
         intermediateSize = try reader.int("intermediate_size")
         numHiddenLayers = try reader.int("num_hidden_layers")
         numAttentionHeads = try reader.int("num_attention_heads")
         numKeyValueHeads = try reader.optionalInt("num_key_value_heads") ?? numAttentionHeads
-        let explicitHeadDim = try reader.optionalInt("head_dim")
-        headDim = explicitHeadDim ?? (hiddenSize / max(numAttentionHeads, 1))
         vocabSize = try reader.int("vocab_size")
         maxPositionEmbeddings = try reader.optionalInt("max_position_embeddings") ?? 2048
         rmsNormEps = Float(try reader.optionalDouble("rms_norm_eps") ?? 1e-6)
-        tieWordEmbeddings = (root["tie_word_embeddings"] as? Bool) ?? false
-        attentionBias = (root["attention_bias"] as? Bool) ?? false
-        mlpBias = (root["mlp_bias"] as? Bool) ?? false
-        hiddenAct = (root["hidden_act"] as? String) ?? "silu"
+        tieWordEmbeddings = try reader.optionalBool("tie_word_embeddings") ?? false
         torchDtype = (root["dtype"] as? String) ?? (root["torch_dtype"] as? String)
         bosTokenId = try reader.optionalInt("bos_token_id")
         eosTokenIds = try TokenIdCheck.ids(root, "eos_token_id", reader: reader)
-
-        // Newer transformers nest RoPE settings in `rope_parameters`; older ones use `rope_theta` + `rope_scaling`.
-        let ropeObject = (root["rope_parameters"] as? [String: Any]) ?? (root["rope_scaling"] as? [String: Any]) ?? [:]
-        let ropeReader = JSONFieldReader(root: ropeObject, path: path + " rope_parameters")
-        ropeTheta = Float(try ropeReader.optionalDouble("rope_theta") ?? reader.optionalDouble("rope_theta") ?? 10000)
-        ropeType = (ropeObject["rope_type"] as? String) ?? (ropeObject["type"] as? String) ?? "default"
-        ropeScalingFactor = Float(try ropeReader.optionalDouble("factor") ?? 1)
-        ropeLowFreqFactor = Float(try ropeReader.optionalDouble("low_freq_factor") ?? 1)
-        ropeHighFreqFactor = Float(try ropeReader.optionalDouble("high_freq_factor") ?? 4)
-        ropeOriginalMaxPositions = try ropeReader.optionalInt("original_max_position_embeddings") ?? 8192
         if let quant = root["quantization_config"], !(quant is NSNull) {
             quantizationConfigJSON = try JSONSerialization.data(withJSONObject: quant, options: [.sortedKeys])
         } else {
             quantizationConfigJSON = nil
         }
-        try validate(path: path, headDimGiven: explicitHeadDim != nil)
+        try validate(path: path)
     }
 
     /// Reads `config.json` from a model directory.
@@ -84,19 +64,43 @@ public struct ModelConfig: Sendable, Equatable {
         guard FileManager.default.fileExists(atPath: url.path) else { throw FormatError.fileNotFound(path: url.path) }
         try self.init(json: try Data(contentsOf: url), path: url.path)
     }
+
+    /// Typed access to every field of the file, for the parts a model family decodes itself.
+    public func fields() throws -> JSONFieldReader { try JSONFieldReader(json: json, path: path) }
 }
 
-/// Typed access to JSON fields with errors that name the field.
-struct JSONFieldReader {
-    let root: [String: Any]
-    let path: String
+/// Typed access to the fields of one JSON object, with errors that name the file and the field.
+public struct JSONFieldReader {
+    /// The object's members as `JSONSerialization` returns them.
+    public let root: [String: Any]
+    /// Labels errors: the file, and the object within it.
+    public let path: String
 
-    func int(_ key: String) throws -> Int {
+    public init(root: [String: Any], path: String) {
+        self.root = root
+        self.path = path
+    }
+
+    /// Parses `data`, which must hold a JSON object.
+    public init(json data: Data, path: String) throws {
+        guard let object = try? JSONSerialization.jsonObject(with: data), let root = object as? [String: Any] else {
+            throw FormatError.invalidConfig(path: path, reason: "not a JSON object")
+        }
+        self.init(root: root, path: path)
+    }
+
+    /// Whether `key` is present and not null.
+    public func has(_ key: String) -> Bool {
+        guard let raw = root[key] else { return false }
+        return !(raw is NSNull)
+    }
+
+    public func int(_ key: String) throws -> Int {
         guard let value = try optionalInt(key) else { throw FormatError.invalidConfig(path: path, reason: "missing field '\(key)'") }
         return value
     }
 
-    func optionalInt(_ key: String) throws -> Int? {
+    public func optionalInt(_ key: String) throws -> Int? {
         guard let raw = root[key], !(raw is NSNull) else { return nil }
         guard let number = raw as? NSNumber, !isJSONBool(raw), Double(number.intValue) == number.doubleValue else {
             throw FormatError.invalidConfig(path: path, reason: "field '\(key)' must be an integer")
@@ -104,12 +108,45 @@ struct JSONFieldReader {
         return number.intValue
     }
 
-    func optionalDouble(_ key: String) throws -> Double? {
+    public func optionalDouble(_ key: String) throws -> Double? {
         guard let raw = root[key], !(raw is NSNull) else { return nil }
         guard let number = raw as? NSNumber, !isJSONBool(raw) else {
             throw FormatError.invalidConfig(path: path, reason: "field '\(key)' must be a number")
         }
         return number.doubleValue
+    }
+
+    public func optionalBool(_ key: String) throws -> Bool? {
+        guard let raw = root[key], !(raw is NSNull) else { return nil }
+        guard isJSONBool(raw), let value = raw as? Bool else {
+            throw FormatError.invalidConfig(path: path, reason: "field '\(key)' must be true or false")
+        }
+        return value
+    }
+
+    public func optionalString(_ key: String) throws -> String? {
+        guard let raw = root[key], !(raw is NSNull) else { return nil }
+        guard let value = raw as? String else {
+            throw FormatError.invalidConfig(path: path, reason: "field '\(key)' must be a string")
+        }
+        return value
+    }
+
+    public func optionalStrings(_ key: String) throws -> [String]? {
+        guard let raw = root[key], !(raw is NSNull) else { return nil }
+        guard let value = raw as? [String] else {
+            throw FormatError.invalidConfig(path: path, reason: "field '\(key)' must be a list of strings")
+        }
+        return value
+    }
+
+    /// The nested object `key`, read with the same error labels.
+    public func optionalObject(_ key: String) throws -> JSONFieldReader? {
+        guard let raw = root[key], !(raw is NSNull) else { return nil }
+        guard let object = raw as? [String: Any] else {
+            throw FormatError.invalidConfig(path: path, reason: "field '\(key)' must be an object")
+        }
+        return JSONFieldReader(root: object, path: path + " " + key)
     }
 }
 

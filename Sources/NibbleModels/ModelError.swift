@@ -15,7 +15,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "sequence of \(requested) tokens exceeds the context of \(capacity)"
         case .tokenOutOfRange(let token, let vocabularySize):
             return "token id \(token) is outside the vocabulary (0..<\(vocabularySize))"
-        case .unsupportedArchitecture(let name): return "unsupported architecture '\(name)' (supported: LlamaForCausalLM)"
+        case .unsupportedArchitecture(let name):
+            return "unsupported model family '\(name)' (known: \(ModelFamilies.knownDescription))"
         case .invalidWeight(let name, let reason): return "weight '\(name)': \(reason)"
         case .invalidOptions(let reason): return reason
         case .invalidAdapter(let path, let reason): return "\(path): \(reason)"

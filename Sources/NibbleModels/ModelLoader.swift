@@ -32,9 +32,7 @@ public enum ModelLoader {
             throw ModelError.invalidOptions("unknown adapter '\(options.adapterName)' (known: \(ModelAdapters.names.joined(separator: ", ")))")
         }
         let config = try ModelConfig(directory: directory)
-        if !config.architectures.isEmpty && !config.architectures.contains("LlamaForCausalLM") || config.modelType != "llama" {
-            throw ModelError.unsupportedArchitecture(config.architectures.first ?? config.modelType)
-        }
+        let family = try ModelFamilies.resolve(config)
         let generationConfig = try GenerationConfig(directory: directory)
         options.progress?(0, "reading tokenizer")
         let tokenizer: any Tokenizer
@@ -54,7 +52,7 @@ public enum ModelLoader {
         try generationConfig.validateTokenIds(
             vocabularySize: config.vocabSize, path: directory.appendingPathComponent("generation_config.json").path)
         let archive = try SafetensorsArchive(directory: directory)
-        try LlamaTensorCheck.run(config: config, archive: archive)
+        try DecoderTensorCheck.run(family.architecture, layout: family.layout, source: archive)
         var memory = WeightMemoryReport()
         var lora: LoRAAdapter?
         if let loraDirectory = options.loraDirectory {
@@ -67,7 +65,8 @@ public enum ModelLoader {
             }
             lora = adapter
         }
-        var builder = WeightBuilder(archive: archive, config: config, lora: lora)
+        var builder = WeightBuilder(archive: archive, layout: family.layout, layerCount: family.architecture.layerCount,
+                                    dropsTensor: family.dropsTensor, lora: lora)
         var bnb: BitsAndBytesConfig?
         switch try quantizationSource(options: options, config: config, archive: archive, directory: directory) {
         case .none:
@@ -96,9 +95,8 @@ public enum ModelLoader {
         if builder.plan.hasOffload {
             options.progress?(0.04, "placement:\n\(builder.plan)")
         }
-        let model = try LlamaBuilder(config: config, weights: builder).build(memory: &memory) { fraction in
-            options.progress?(0.05 + 0.95 * fraction, "loading weights")
-        }
+        let model = try DecoderBuilder(architecture: family.architecture, layout: family.layout, weights: builder)
+            .build(memory: &memory) { fraction in options.progress?(0.05 + 0.95 * fraction, "loading weights") }
         var eos: [Int] = []
         for id in config.eosTokenIds + generationConfig.eosTokenIds + (tokenizer.eosTokenId.map { [$0] } ?? []) where !eos.contains(id) {
             eos.append(id)

@@ -7,7 +7,11 @@ import NibbleQuant
 struct WeightBuilder {
     /// Where tensors are read from (a safetensors checkpoint or a GGUF file).
     let archive: any TensorSource
-    let config: ModelConfig
+    /// The model family's module names and the number of decoder blocks.
+    let layout: DecoderLayout
+    let layerCount: Int
+    /// The family's sanitizing hook: stored tensors that are not model weights (not counted by placement).
+    let dropsTensor: @Sendable (String) -> Bool
     /// A LoRA adapter merged into the base weights before anything is quantized.
     let lora: LoRAAdapter?
     /// Tier of every module; offloaded ones stay mapped from the checkpoint.
@@ -142,7 +146,7 @@ struct WeightBuilder {
         let parts = name.split(separator: ".")
         guard var last = parts.last else { return name }
         if last == "weight" || last == "bias", parts.count >= 2 { last = parts[parts.count - 2] }
-        if last.hasSuffix("layernorm") || last == "norm" { return "norm" }
+        if last.hasSuffix("norm") { return "norm" }
         return String(last)
     }
 }
@@ -151,18 +155,18 @@ extension WeightBuilder {
     /// Bytes each placeable module will hold once loaded, in definition order (what placement plans with).
     func footprints() throws -> [ModuleFootprint] {
         func bytes(_ prefix: String) -> Int {
-            archive.tensorNames.filter { $0.hasPrefix(prefix + ".") }.reduce(0) { total, name in
+            archive.tensorNames.filter { $0.hasPrefix(prefix + ".") && !dropsTensor($0) }.reduce(0) { total, name in
                 guard let layout = archive.layout(of: name) else { return total }
                 return total + estimatedBytes(name: name, shape: layout.shape, byteCount: layout.byteCount)
             }
         }
-        var modules = [ModuleFootprint(name: "model.embed_tokens", bytes: bytes("model.embed_tokens"))]
-        for i in 0..<config.numHiddenLayers {
-            modules.append(ModuleFootprint(name: "model.layers.\(i)", bytes: bytes("model.layers.\(i)")))
+        var modules = [ModuleFootprint(name: layout.embeddings, bytes: bytes(layout.embeddings))]
+        for i in 0..<layerCount {
+            modules.append(ModuleFootprint(name: layout.layer(i), bytes: bytes(layout.layer(i)), isLayer: true))
         }
-        modules.append(ModuleFootprint(name: "model.norm", bytes: bytes("model.norm")))
-        if archive.contains("lm_head.weight") {
-            modules.append(ModuleFootprint(name: "lm_head", bytes: bytes("lm_head")))
+        modules.append(ModuleFootprint(name: layout.finalNorm, bytes: bytes(layout.finalNorm)))
+        if archive.contains(layout.lmHead + ".weight") {
+            modules.append(ModuleFootprint(name: layout.lmHead, bytes: bytes(layout.lmHead)))
         }
         return modules
     }
@@ -173,7 +177,7 @@ extension WeightBuilder {
     func estimatedBytes(name: String, shape: [Int], byteCount: Int) -> Int {
         guard let quantization, shape.count == 2, name.hasSuffix(".weight") else { return byteCount }
         let module = String(name.dropLast(".weight".count))
-        guard module != "model.embed_tokens", quantization.shouldQuantize(moduleName: module) else { return byteCount }
+        guard module != layout.embeddings, quantization.shouldQuantize(moduleName: module) else { return byteCount }
         let out = shape[0], inputs = shape[1], n = out * inputs
         switch quantization.mode {
         case .none: return byteCount

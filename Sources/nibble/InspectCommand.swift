@@ -30,7 +30,7 @@ struct Inspect: ParsableCommand {
         if json {
             var object: [String: Any] = [
                 "model": loaded.directory.path,
-                "architecture": c.architectures.first ?? c.modelType,
+                "architecture": c.architectures.first ?? c.modelType ?? "",
                 "hidden_size": c.hiddenSize, "num_hidden_layers": c.numHiddenLayers,
                 "num_attention_heads": c.numAttentionHeads, "num_key_value_heads": c.numKeyValueHeads,
                 "vocab_size": c.vocabSize, "max_position_embeddings": c.maxPositionEmbeddings,
@@ -61,7 +61,7 @@ struct Inspect: ParsableCommand {
             return
         }
         print("model        \(loaded.directory.path)")
-        print("architecture \(c.architectures.first ?? c.modelType): hidden \(c.hiddenSize), \(c.numHiddenLayers) layers, "
+        print("architecture \(c.architectures.first ?? c.modelType ?? ""): hidden \(c.hiddenSize), \(c.numHiddenLayers) layers, "
             + "\(c.numAttentionHeads) heads / \(c.numKeyValueHeads) KV heads, ffn \(c.intermediateSize), vocab \(c.vocabSize)")
         if let gguf {
             print("gguf         v\(gguf.version), architecture \(gguf.architecture ?? "?"), name \(gguf.name.map { "\"\($0)\"" } ?? "-"), "

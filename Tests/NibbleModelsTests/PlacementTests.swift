@@ -7,9 +7,9 @@ import Testing
 @Suite struct PlacementTests {
     static let modules = [
         ModuleFootprint(name: "model.embed_tokens", bytes: 100),
-        ModuleFootprint(name: "model.layers.0", bytes: 50),
-        ModuleFootprint(name: "model.layers.1", bytes: 50),
-        ModuleFootprint(name: "model.layers.2", bytes: 60),
+        ModuleFootprint(name: "model.layers.0", bytes: 50, isLayer: true),
+        ModuleFootprint(name: "model.layers.1", bytes: 50, isLayer: true),
+        ModuleFootprint(name: "model.layers.2", bytes: 60, isLayer: true),
         ModuleFootprint(name: "model.norm", bytes: 1),
         ModuleFootprint(name: "lm_head", bytes: 100),
     ]

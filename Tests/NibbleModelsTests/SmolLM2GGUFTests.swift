@@ -17,10 +17,11 @@ struct SmolLM2GGUFTests {
 
     @Test func configFromMetadata() throws {
         let config = try Self.loaded.get().config
+        let architecture = try ModelFamilies.resolve(config).architecture
         #expect(config.hiddenSize == 576 && config.intermediateSize == 1536 && config.numHiddenLayers == 30)
-        #expect(config.numAttentionHeads == 9 && config.numKeyValueHeads == 3 && config.headDim == 64)
+        #expect(config.numAttentionHeads == 9 && config.numKeyValueHeads == 3 && architecture.headDim == 64)
         #expect(config.vocabSize == 49152 && config.maxPositionEmbeddings == 8192)
-        #expect(config.ropeTheta == 100_000 && config.rmsNormEps == Float(1e-5))
+        #expect(architecture.rope.theta == 100_000 && config.rmsNormEps == Float(1e-5))
         #expect(config.tieWordEmbeddings, "the file has no output.weight")
     }
 

@@ -104,10 +104,13 @@ public enum QuantizedCheckpointWriter {
         if plan.mode == .none {
             throw ModelError.invalidOptions("nothing to quantize: set load_in_4bit or load_in_8bit (--load-in-4bit / --load-in-8bit)")
         }
-        let linears = Set(linearModules(config: config, archive: archive))
+        let family = try ModelFamilies.resolve(config)
+        let linears = Set(family.layout.linearModules(layerCount: family.architecture.layerCount,
+                                                      hasLMHead: archive.contains(family.layout.lmHead + ".weight")))
         var records: [TensorRecord] = []
         var quantized: [String] = []
-        let names = archive.tensorNames
+        // Tensors the family drops are not weights (transformers does not save them either).
+        let names = archive.tensorNames.filter { !family.dropsTensor($0) }
         for (index, name) in names.enumerated() {
             let view = try archive.tensor(name)
             let module = name.hasSuffix(".weight") ? String(name.dropLast(".weight".count)) : ""
@@ -138,15 +141,6 @@ public enum QuantizedCheckpointWriter {
             progress(Double(index + 1) / Double(names.count), "\(index + 1)/\(names.count) \(name)")
         }
         return (records, quantized)
-    }
-
-    /// The linear modules of a LLaMA checkpoint, as bitsandbytes replaces them (embeddings and norms are not linear).
-    static func linearModules(config: ModelConfig, archive: SafetensorsArchive) -> [String] {
-        let projections = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                           "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]
-        var modules = (0..<config.numHiddenLayers).flatMap { layer in projections.map { "model.layers.\(layer).\($0)" } }
-        if archive.contains("lm_head.weight") { modules.append("lm_head") }
-        return modules
     }
 
     /// The float values of `view` at the precision of the dtype it is loaded in, and that dtype's torch name.

@@ -30,6 +30,7 @@ enum GGUFModelLoader {
         }
         let configObject = try LlamaGGUFMapping.configJSON(gguf)
         let config = try ModelConfig(json: JSONSerialization.data(withJSONObject: configObject), path: gguf.path + " (metadata)")
+        let family = try ModelFamilies.resolve(config)
         options.progress?(0, "reading tokenizer")
         let tokenizer: any Tokenizer
         var specials = GGUFTokenizer.SpecialTokens()
@@ -55,7 +56,9 @@ enum GGUFModelLoader {
                                             reason: "\(config.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) tokens")
         }
         let source = try GGUFTensorSource(gguf, config: config)
-        var builder = WeightBuilder(archive: source, config: config, lora: nil)
+        try DecoderTensorCheck.run(family.architecture, layout: family.layout, source: source)
+        var builder = WeightBuilder(archive: source, layout: family.layout, layerCount: family.architecture.layerCount,
+                                    dropsTensor: family.dropsTensor, lora: nil)
         if let json = options.quantizationConfigJSON {
             let settings: BitsAndBytesConfig
             do { settings = try BitsAndBytesConfig.decodeStrict(from: json) } catch { throw ModelError.invalidOptions("\(error)") }
@@ -71,9 +74,8 @@ enum GGUFModelLoader {
                                             + "dequantized at load); raise the cpu budget or drop --max-memory / --device-map")
         }
         var memory = WeightMemoryReport()
-        let model = try LlamaBuilder(config: config, weights: builder).build(memory: &memory) { fraction in
-            options.progress?(0.05 + 0.95 * fraction, "loading weights")
-        }
+        let model = try DecoderBuilder(architecture: family.architecture, layout: family.layout, weights: builder)
+            .build(memory: &memory) { fraction in options.progress?(0.05 + 0.95 * fraction, "loading weights") }
         var eos: [Int] = []
         for id in config.eosTokenIds + (tokenizer.eosTokenId.map { [$0] } ?? []) where !eos.contains(id) { eos.append(id) }
         options.progress?(1, "ready")

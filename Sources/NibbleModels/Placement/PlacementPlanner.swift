@@ -2,10 +2,14 @@
 public struct ModuleFootprint: Sendable, Equatable {
     public var name: String
     public var bytes: Int
+    /// Whether the module is a decoder block: blocks are never split, the largest one keeps room reserved on
+    /// the main tier, and runs of them print as one line.
+    public var isLayer: Bool
 
-    public init(name: String, bytes: Int) {
+    public init(name: String, bytes: Int, isLayer: Bool = false) {
         self.name = name
         self.bytes = bytes
+        self.isLayer = isLayer
     }
 }
 
@@ -13,13 +17,17 @@ public struct ModuleFootprint: Sendable, Equatable {
 public struct PlacementPlan: Sendable, Equatable, CustomStringConvertible {
     /// Modules in definition order with their tier and bytes.
     public var assignments: [(module: String, tier: Tier, bytes: Int)]
+    /// The modules that are decoder blocks (printed in runs).
+    public var layers: Set<String>
 
-    public init(assignments: [(module: String, tier: Tier, bytes: Int)]) {
+    public init(assignments: [(module: String, tier: Tier, bytes: Int)], layers: Set<String> = []) {
         self.assignments = assignments
+        self.layers = layers
     }
 
     public static func == (a: PlacementPlan, b: PlacementPlan) -> Bool {
-        a.assignments.elementsEqual(b.assignments) { $0.module == $1.module && $0.tier == $1.tier && $0.bytes == $1.bytes }
+        a.layers == b.layers
+            && a.assignments.elementsEqual(b.assignments) { $0.module == $1.module && $0.tier == $1.tier && $0.bytes == $1.bytes }
     }
 
     /// The tier of a module (a parameter name resolves through its longest matching module prefix).
@@ -41,7 +49,7 @@ public struct PlacementPlan: Sendable, Equatable, CustomStringConvertible {
             // Runs of consecutive layers on the same tier are printed as one line.
             var end = index
             while end + 1 < assignments.count, assignments[end + 1].tier == assignments[index].tier,
-                  assignments[end + 1].module.hasPrefix("model.layers."), assignments[index].module.hasPrefix("model.layers.") {
+                  layers.contains(assignments[end + 1].module), layers.contains(assignments[index].module) {
                 end += 1
             }
             let bytes = assignments[index...end].reduce(0) { $0 + $1.bytes }
@@ -63,9 +71,10 @@ public enum PlacementPlanner {
     /// keeps 10% headroom, so with `quantized` the budgets are scaled by 0.9 as transformers does.
     public static func plan(modules: [ModuleFootprint], deviceMap: DeviceMap, maxMemory: [Tier: Int],
                             quantized: Bool) throws -> PlacementPlan {
+        let layers = Set(modules.filter(\.isLayer).map(\.name))
         switch deviceMap {
         case .all(let tier):
-            return PlacementPlan(assignments: modules.map { ($0.name, tier, $0.bytes) })
+            return PlacementPlan(assignments: modules.map { ($0.name, tier, $0.bytes) }, layers: layers)
         case .explicit(let map):
             var assignments: [(String, Tier, Int)] = []
             for module in modules {
@@ -79,15 +88,15 @@ public enum PlacementPlanner {
             for key in map.keys where !key.isEmpty && !modules.contains(where: { $0.name == key || $0.name.hasPrefix(key + ".") }) {
                 throw ModelError.invalidOptions("device_map names '\(key)', which is not a module of this model")
             }
-            return PlacementPlan(assignments: assignments)
+            return PlacementPlan(assignments: assignments, layers: layers)
         case .auto:
             break
         }
         guard let cpuBudget = maxMemory[.cpu] else {
-            return PlacementPlan(assignments: modules.map { ($0.name, .cpu, $0.bytes) })
+            return PlacementPlan(assignments: modules.map { ($0.name, .cpu, $0.bytes) }, layers: layers)
         }
         let budget = quantized ? Int(Double(cpuBudget) * 0.9) : cpuBudget
-        let largestLayer = modules.filter { $0.name.hasPrefix("model.layers.") }.map(\.bytes).max() ?? 0
+        let largestLayer = modules.filter(\.isLayer).map(\.bytes).max() ?? 0
         // The main tier keeps room for the largest layer, as accelerate reserves it for offloaded execution.
         let available = budget - largestLayer
         var used = 0
@@ -102,6 +111,6 @@ public enum PlacementPlanner {
                 assignments.append((module.name, .disk, module.bytes))
             }
         }
-        return PlacementPlan(assignments: assignments)
+        return PlacementPlan(assignments: assignments, layers: layers)
     }
 }

@@ -1,43 +1,35 @@
 import NibbleFormats
 import NibbleKernels
 
-/// A LLaMA-architecture causal LM (`LlamaForCausalLM`), computed in float32 over weights in any storage format.
-public final class LlamaModel: LanguageModel {
-    public let config: ModelConfig
-    /// `model.embed_tokens.weight` `(vocab, hidden)`.
+/// A decoder-only causal LM as `DecoderArchitecture` describes it (LLaMA, Mistral, Qwen2, Qwen3, …), computed
+/// in float32 over weights in any storage format.
+public final class DecoderModel: LanguageModel {
+    public let architecture: DecoderArchitecture
+    /// Token embeddings `(vocab, hidden)`.
     public let embeddings: DenseWeight
-    public let layers: [LlamaLayer]
-    /// `model.norm.weight` `(hidden)`.
+    public let layers: [DecoderLayer]
+    /// Final norm gain `(hidden)`.
     public let finalNorm: [Float]
-    /// `lm_head.weight` `(vocab, hidden)` (the embeddings when tied).
+    /// Output projection `(vocab, hidden)` (the embeddings when tied).
     public let lmHead: Linear
     let rope: RotaryEmbedding
 
-    public init(config: ModelConfig, embeddings: DenseWeight, layers: [LlamaLayer], finalNorm: [Float], lmHead: Linear) {
-        self.config = config
+    public init(architecture: DecoderArchitecture, embeddings: DenseWeight, layers: [DecoderLayer], finalNorm: [Float],
+                lmHead: Linear) {
+        precondition(layers.count == architecture.layerCount, "one DecoderLayer per layer")
+        self.architecture = architecture
         self.embeddings = embeddings
         self.layers = layers
         self.finalNorm = finalNorm
         self.lmHead = lmHead
-        switch config.ropeType {
-        case "llama3":
-            rope = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, llama3Factor: config.ropeScalingFactor,
-                                   lowFrequencyFactor: config.ropeLowFreqFactor,
-                                   highFrequencyFactor: config.ropeHighFreqFactor,
-                                   originalMaxPositions: config.ropeOriginalMaxPositions)
-        case "linear":
-            rope = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, linearFactor: config.ropeScalingFactor)
-        default:
-            rope = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta)
-        }
+        rope = architecture.rope.embedding(headDim: architecture.headDim)
     }
 
-    public var vocabularySize: Int { config.vocabSize }
-    public var maxContextLength: Int { config.maxPositionEmbeddings }
+    public var vocabularySize: Int { architecture.vocabSize }
+    public var maxContextLength: Int { architecture.maxPositions }
 
     public func makeCache(capacity: Int) -> KVCache {
-        KVCache(layerCount: layers.count, kvDim: config.numKeyValueHeads * config.headDim,
-                capacity: min(capacity, config.maxPositionEmbeddings))
+        KVCache(layerCount: layers.count, kvDim: architecture.kvDim, capacity: min(capacity, architecture.maxPositions))
     }
 
     public func forward(batch: [SequenceStep]) throws -> [[Float]] {
@@ -47,15 +39,16 @@ public final class LlamaModel: LanguageModel {
             guard step.tokens.count <= step.cache.room else {
                 throw ModelError.contextOverflow(requested: step.cache.count + step.tokens.count, capacity: step.cache.capacity)
             }
-            for token in step.tokens where token < 0 || token >= config.vocabSize {
-                throw ModelError.tokenOutOfRange(token: token, vocabularySize: config.vocabSize)
+            for token in step.tokens where token < 0 || token >= architecture.vocabSize {
+                throw ModelError.tokenOutOfRange(token: token, vocabularySize: architecture.vocabSize)
             }
         }
         guard !batch.isEmpty else { return [] }
         let n = batch.reduce(0) { $0 + $1.tokens.count }
-        let hidden = config.hiddenSize, heads = config.numAttentionHeads, kvHeads = config.numKeyValueHeads
-        let headDim = config.headDim, qDim = heads * headDim, kvDim = kvHeads * headDim
-        let ffn = config.intermediateSize, eps = config.rmsNormEps
+        let a = architecture
+        let hidden = a.hiddenSize, heads = a.heads, kvHeads = a.kvHeads
+        let headDim = a.headDim, qDim = a.queryDim, kvDim = a.kvDim
+        let ffn = a.intermediateSize, eps = a.rmsNormEps
         // First row of each sequence in the stacked rows.
         var offsets = [Int](repeating: 0, count: batch.count)
         for i in 1..<max(1, batch.count) { offsets[i] = offsets[i - 1] + batch[i - 1].tokens.count }
@@ -82,6 +75,15 @@ public final class LlamaModel: LanguageModel {
             layer.q(h, rows: n, into: &q)
             layer.k(h, rows: n, into: &kNew)
             layer.v(h, rows: n, into: &vNew)
+            if let qNorm = layer.qNorm, let kNorm = layer.kNorm {
+                // Each head vector is normalized on its own, before the rotation.
+                q.withUnsafeMutableBufferPointer { qp in
+                    rmsNorm(qp.baseAddress!, weight: qNorm, eps: eps, rows: n * heads, dim: headDim, into: qp.baseAddress!)
+                }
+                kNew.withUnsafeMutableBufferPointer { kp in
+                    rmsNorm(kp.baseAddress!, weight: kNorm, eps: eps, rows: n * kvHeads, dim: headDim, into: kp.baseAddress!)
+                }
+            }
             q.withUnsafeMutableBufferPointer { qp in
                 kNew.withUnsafeMutableBufferPointer { kp in
                     vNew.withUnsafeBufferPointer { vp in
@@ -95,7 +97,7 @@ public final class LlamaModel: LanguageModel {
                                 step.cache.store(layer: index, keys: kp.baseAddress! + first * kvDim,
                                                  values: vp.baseAddress! + first * kvDim, rows: rows)
                                 step.cache.attend(layer: index, queries: qp.baseAddress! + first * qDim, rows: rows,
-                                                  heads: heads, headDim: headDim, output: ap.baseAddress! + first * qDim)
+                                                  heads: heads, headDim: headDim, window: layer.window, output: ap.baseAddress! + first * qDim)
                             }
                         }
                     }
@@ -112,7 +114,7 @@ public final class LlamaModel: LanguageModel {
             layer.down(gateBuffer, rows: n, into: &projected)
             axpyF32(&x, 1, projected, n * hidden)  // residual add, vectorized (1·p + x is exact)
             if layer.offloaded {
-                for (_, linear) in layer.linears { linear.weight.releaseResidentPages() }
+                for linear in layer.linears { linear.weight.releaseResidentPages() }
             }
         }
         for step in batch { step.cache.advance(by: step.tokens.count) }
@@ -127,7 +129,7 @@ public final class LlamaModel: LanguageModel {
             case .all: wanted.append(contentsOf: first..<(first + rows))
             }
         }
-        var logits = [Float](repeating: 0, count: wanted.count * config.vocabSize)  // (wanted, vocab)
+        var logits = [Float](repeating: 0, count: wanted.count * a.vocabSize)  // (wanted, vocab)
         if !wanted.isEmpty {
             var normed = [Float](repeating: 0, count: wanted.count * hidden)  // (wanted, hidden)
             x.withUnsafeBufferPointer { xp in
@@ -146,7 +148,7 @@ public final class LlamaModel: LanguageModel {
         var results: [[Float]] = []
         results.reserveCapacity(batch.count)
         var next = 0
-        let vocab = config.vocabSize
+        let vocab = a.vocabSize
         for step in batch {
             let count = step.logits == .none ? 0 : step.logits == .last ? 1 : step.tokens.count
             results.append(Array(logits[(next * vocab)..<((next + count) * vocab)]))

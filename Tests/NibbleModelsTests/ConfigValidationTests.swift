@@ -1,5 +1,6 @@
 import Foundation
 import NibbleFormats
+import NibbleModels
 import Testing
 
 /// Values in config.json and generation_config.json that no model can run with are load errors naming the field.
@@ -18,7 +19,8 @@ import Testing
 
     static func modelError(_ change: (inout [String: Any]) -> Void) throws -> String? {
         do {
-            _ = try ModelConfig(json: try modelConfig(change), path: "config.json")
+            // Shared fields are checked by ModelConfig, the rest by the family that reads them.
+            _ = try ModelFamilies.resolve(try ModelConfig(json: try modelConfig(change), path: "config.json"))
             return nil
         } catch let error as FormatError {
             return error.description

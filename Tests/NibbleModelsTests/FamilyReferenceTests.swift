@@ -1,0 +1,67 @@
+import Foundation
+import NibbleFormats
+import NibbleModels
+import NibbleTestSupport
+import Testing
+
+/// The reference checkpoints of every model family, one per family.
+enum FamilyFixture: String, CaseIterable, CustomTestStringConvertible {
+    case mistral = "mistral-tiny"
+    case qwen2 = "qwen2-tiny"
+    case qwen3 = "qwen3-tiny"
+    case llama3Rope = "llama3-rope-tiny"
+
+    var directory: URL { SharedFixtures.model(rawValue) }
+    var reference: String { rawValue + "-fp32" }
+    var testDescription: String { rawValue }
+}
+
+/// Mistral, Qwen2, Qwen3 and LLaMA with llama3 rope scaling against transformers: same input ids, logits of
+/// the last prompt position and of every position of prompt 0 within 1e-3, same 24 greedy ids.
+@Suite struct FamilyReferenceTests {
+    @Test(arguments: FamilyFixture.allCases)
+    func matchesTransformers(_ fixture: FamilyFixture) throws {
+        let (reference, logits) = try ReferenceFile.load(fixture.reference)
+        let loaded = try ModelLoader.load(directory: fixture.directory)
+        #expect(reference.cases.count == 5)
+        // The longest prompt (111 tokens) exceeds mistral-tiny's 16-token window in prefill and in decoding.
+        #expect(reference.cases.map(\.input_ids.count).max()! > 100)
+        for (i, c) in reference.cases.enumerated() {
+            let ids = loaded.tokenizer.encode(c.prompt, addSpecialTokens: true)
+            #expect(ids == c.input_ids, "\(fixture.rawValue) input ids of case \(i)")
+            let (first, generated) = try LlamaReferenceTests.greedy(loaded, prompt: c.input_ids, count: c.greedy_new_ids.count)
+            let diff = maxAbsDiff(first, try logits.tensor("p\(i).last_logits").floats())
+            #expect(diff <= 1e-3, "\(fixture.rawValue) case \(i): max |Δlogit| = \(diff)")
+            #expect(generated == c.greedy_new_ids, "\(fixture.rawValue) case \(i) greedy ids")
+        }
+    }
+
+    @Test(arguments: FamilyFixture.allCases)
+    func allPositionLogitsOfPrefill(_ fixture: FamilyFixture) throws {
+        let (reference, logits) = try ReferenceFile.load(fixture.reference)
+        let all = try logits.tensor("p0.all_logits")
+        let loaded = try ModelLoader.load(directory: fixture.directory)
+        let ids = reference.cases[0].input_ids
+        let ours = try loaded.model.forward(ids, cache: loaded.model.makeCache(capacity: ids.count), allLogits: true)
+        #expect(all.elementCount == ours.count)
+        let diff = maxAbsDiff(ours, all.floats())
+        #expect(diff <= 1e-3, "\(fixture.rawValue): max |Δlogit| over every position of p0 = \(diff)")
+    }
+
+    /// The longest prompt: all its positions through prefill, against its last-position reference, and token by
+    /// token, which must agree with prefill (the window slides the same way in both).
+    @Test func mistralWindowSlidesAlikeInPrefillAndDecode() throws {
+        let (reference, logits) = try ReferenceFile.load(FamilyFixture.mistral.reference)
+        let loaded = try ModelLoader.load(directory: FamilyFixture.mistral.directory)
+        let (index, longest) = reference.cases.enumerated().max { $0.element.input_ids.count < $1.element.input_ids.count }!
+        let ids = longest.input_ids
+        let vocab = loaded.model.vocabularySize
+        let prefill = try loaded.model.forward(ids, cache: loaded.model.makeCache(capacity: ids.count), allLogits: true)
+        let cache = loaded.model.makeCache(capacity: ids.count)
+        var stepwise: [Float] = []
+        for id in ids { stepwise += try loaded.model.forward([id], cache: cache, allLogits: false) }
+        #expect(maxAbsDiff(prefill, stepwise) <= 1e-4)
+        let last = Array(prefill[((ids.count - 1) * vocab)...])
+        #expect(maxAbsDiff(last, try logits.tensor("p\(index).last_logits").floats()) <= 1e-3)
+    }
+}
