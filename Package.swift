@@ -37,6 +37,7 @@ let package = Package(
             name: "NibbleServer",
             dependencies: [
                 "NibbleEngine", "NibbleGeneration", "NibbleModels", "NibbleQuant", "NibbleTokenizer", "NibbleFormats",
+                "NibbleKernels",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -45,7 +46,7 @@ let package = Package(
         ),
         .target(
             name: "NibbleEngine",
-            dependencies: ["NibbleGeneration", "NibbleModels", "NibbleTokenizer",
+            dependencies: ["NibbleGeneration", "NibbleModels", "NibbleTokenizer", "NibbleKernels",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .target(
@@ -96,7 +97,8 @@ let package = Package(
         ),
         .testTarget(
             name: "NibbleGenerationTests",
-            dependencies: ["NibbleGeneration", "NibbleEngine", "NibbleModels", "NibbleTokenizer", "NibbleTestSupport", "NibbleTestFakes"]
+            dependencies: ["NibbleGeneration", "NibbleEngine", "NibbleModels", "NibbleKernels", "NibbleTokenizer", "NibbleTestSupport",
+                           "NibbleTestFakes"]
         ),
         .testTarget(name: "NibbleCLITests", dependencies: ["nibble", "NibbleTokenizer", "NibbleTestSupport"]),
         .testTarget(

@@ -26,6 +26,8 @@ public struct EngineStats: Sendable, Equatable {
 
     /// Requests generating now.
     public var activeRequests: [ActiveRequest] = []
+    /// Each model's KV block pool (once its engine started).
+    public var kvPools: [KVPoolStats] = []
 
     /// KV cache bytes held by running requests.
     public var kvCacheBytesInUse: Int { activeRequests.reduce(0) { $0 + $1.kvCacheBytes } }
@@ -51,16 +53,23 @@ public struct ActiveRequest: Sendable, Equatable {
 
 /// How many generations run at once and how many may wait.
 public struct SchedulerLimits: Sendable, Equatable {
-    /// Generations running at the same time, each on its own thread.
+    /// Sequences running at the same time (in shared batched steps).
     public var maxConcurrent: Int
     /// Requests allowed to wait for a slot; one more is refused with `.queueFull`.
     public var maxQueued: Int
     /// Suggested client back-off when the queue is full (`Retry-After`).
     public var retryAfterSeconds: Int
+    /// Tokens one engine step may run in all (decoding tokens plus prefill chunks; `max_batch_tokens`).
+    public var maxBatchTokens: Int
+    /// Size, element type and prefix reuse of each model's KV block pool.
+    public var kvCache: KVCacheSettings
 
-    public init(maxConcurrent: Int = 1, maxQueued: Int = 16, retryAfterSeconds: Int = 1) {
+    public init(maxConcurrent: Int = 8, maxQueued: Int = 16, retryAfterSeconds: Int = 1, maxBatchTokens: Int = 512,
+                kvCache: KVCacheSettings = KVCacheSettings()) {
         self.maxConcurrent = max(1, maxConcurrent)
         self.maxQueued = max(0, maxQueued)
         self.retryAfterSeconds = max(1, retryAfterSeconds)
+        self.maxBatchTokens = max(1, maxBatchTokens)
+        self.kvCache = kvCache
     }
 }

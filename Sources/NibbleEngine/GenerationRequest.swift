@@ -22,6 +22,7 @@ public struct GenerationRequest: Sendable {
 
     /// Positions the cache needs: the prompt plus every token that may be generated, within the context.
     public var cacheCapacity: Int {
-        min(model.model.maxContextLength, promptTokens.count + parameters.maxNewTokens)
+        let (wanted, overflow) = promptTokens.count.addingReportingOverflow(max(parameters.maxNewTokens, 1))
+        return min(model.model.maxContextLength, overflow ? Int.max : wanted)
     }
 }

@@ -4,12 +4,12 @@ import NibbleGeneration
 import NibbleModels
 import Synchronization
 
-/// The one owner of running generations: a fair FIFO queue in front of a fixed number of slots.
+/// The one owner of running generations: a fair FIFO queue in front of a fixed number of sequence slots, and one
+/// engine loop per model that runs every admitted sequence of that model in shared batched steps.
 ///
-/// HTTP handlers only `submit` and consume the returned stream. Each admitted generation runs on a thread
-/// of its own, so matrix work never occupies Swift's cooperative pool; its KV cache lives and dies with that
-/// thread. Dropping the stream (a client going away) cancels the generation at its next token, or removes
-/// it from the queue if it has not started.
+/// HTTP handlers only `submit` and consume the returned stream. Matrix work runs on the engines' threads, never
+/// on Swift's cooperative pool. Dropping the stream (a client going away) cancels the generation at its next
+/// step, or removes it from the queue if it has not started.
 public final class Scheduler: Sendable {
     public let limits: SchedulerLimits
     private let logger: Logger
@@ -32,13 +32,23 @@ public final class Scheduler: Sendable {
         state = Mutex(initial)
     }
 
+    deinit {
+        for engine in engines.withLock({ Array($0.values) }) { engine.stop() }
+    }
+
     /// Counters and running requests right now.
     public var stats: EngineStats { state.withLock { $0.stats } }
 
     /// Queues a generation and returns its events; the stream ends after `.done`, or throws a model error.
     ///
-    /// - Throws: `.queueFull` when every slot is busy and `limits.maxQueued` requests already wait.
+    /// - Throws: `.queueFull` when every slot is busy and `limits.maxQueued` requests already wait;
+    ///   `.exceedsKVCache` when the sequence could never fit in the model's KV pool.
     public func submit(_ request: GenerationRequest) throws(EngineError) -> AsyncThrowingStream<GenerationEvent, any Error> {
+        let engine = self.engine(for: request)
+        let needed = request.cacheCapacity
+        guard needed <= engine.poolPositions else {
+            throw .exceedsKVCache(tokens: needed, poolTokens: engine.poolPositions, poolBytes: engine.pool.totalBytes)
+        }
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: GenerationEvent.self, throwing: (any Error).self)
         let job = Job(id: jobIds.add(1, ordering: .relaxed).newValue, request: request, continuation: continuation)
         continuation.onTermination = { [weak self] termination in
@@ -66,12 +76,12 @@ public final class Scheduler: Sendable {
             continuation.finish()
             throw error
         case .success(let startNow):
-            if startNow { start(job) }
+            if startNow { engine.enqueue(job) }
         }
         return stream
     }
 
-    /// Stops accepting work; queued requests end as cancelled, running ones at their next token.
+    /// Stops accepting work; queued requests end as cancelled, running ones at their next step.
     public func shutdown() {
         let dropped: [Job] = state.withLock { state in
             state.shuttingDown = true
@@ -89,8 +99,27 @@ public final class Scheduler: Sendable {
 
     private let jobIds = Atomic<Int>(0)
 
-    /// Jobs on a thread now, by id, so cancellation can reach them.
+    /// Jobs handed to an engine, by id, so cancellation can reach them.
     private let runningJobs = Mutex<[Int: Job]>([:])
+
+    /// One engine per model instance.
+    private let engines = Mutex<[ObjectIdentifier: ModelEngine]>([:])
+
+    /// The engine of the request's model, started on first use (its KV pool is sized then).
+    private func engine(for request: GenerationRequest) -> ModelEngine {
+        let key = ObjectIdentifier(request.model.model)
+        return engines.withLock { engines in
+            if let engine = engines[key] { return engine }
+            let engine = ModelEngine(
+                name: request.modelName, loaded: request.model, settings: limits.kvCache,
+                maxConcurrent: limits.maxConcurrent, maxBatchTokens: limits.maxBatchTokens, logger: logger,
+                onFinish: { [weak self] job, outcome, timings in self?.finish(job, outcome: outcome, timings: timings) },
+                onStep: { [weak self] progress, pool in self?.record(progress, pool: pool) })
+            engines[key] = engine
+            engine.start()
+            return engine
+        }
+    }
 
     private func admit(_ job: Job, into state: inout State) {
         state.stats.active += 1
@@ -116,50 +145,19 @@ public final class Scheduler: Sendable {
         runningJobs.withLock { $0[id]?.cancel() }
     }
 
-    private func start(_ job: Job) {
-        let thread = Thread { [self] in run(job) }
-        thread.name = "nibble-generation-\(job.id)"
-        thread.stackSize = 8 << 20
-        thread.start()
-    }
-
-    /// Body of a generation thread.
-    private func run(_ job: Job) {
-        let request = job.request
-        var outcome: Outcome = .failed
-        var timings: Timings?
-        do {
-            let cache = request.model.model.makeCache(capacity: request.cacheCapacity)
-            update(job.id) { $0.kvCacheBytes = cache.allocatedBytes }
-            let generator = try TokenGenerator(
-                model: request.model.model, cache: cache, tokenizer: request.model.tokenizer,
-                promptTokens: request.promptTokens, parameters: request.parameters,
-                eosTokenIds: request.model.eosTokenIds)
-            if job.isCancelled {
-                outcome = .cancelled
-            } else {
-                let result = try generator.run { [self] event in
-                    job.continuation.yield(event)
-                    if case .token = event { update(job.id) { $0.generatedTokens += 1 } }
-                    return job.isCancelled ? .cancel : .proceed
-                }
-                timings = result.timings
-                outcome = result.finishReason == .cancelled ? .cancelled : .completed
-            }
-            job.continuation.finish()
-        } catch {
-            logger.error("generation failed", metadata: ["request": "\(job.id)", "error": "\(error)"])
-            job.continuation.finish(throwing: error)
-        }
-        finish(job, outcome: outcome, timings: timings)
-    }
-
-    private enum Outcome { case completed, cancelled, failed }
-
-    private func update(_ id: Int, _ change: (inout ActiveRequest) -> Void) {
+    /// Per-step progress of running sequences and the pool's state, from an engine.
+    private func record(_ progress: [Int: (generated: Int, kvBytes: Int)], pool: KVPoolStats) {
         state.withLock { state in
-            if let index = state.stats.activeRequests.firstIndex(where: { $0.id == id }) {
-                change(&state.stats.activeRequests[index])
+            for index in state.stats.activeRequests.indices {
+                if let entry = progress[state.stats.activeRequests[index].id] {
+                    state.stats.activeRequests[index].generatedTokens = entry.generated
+                    state.stats.activeRequests[index].kvCacheBytes = entry.kvBytes
+                }
+            }
+            if let index = state.stats.kvPools.firstIndex(where: { $0.model == pool.model }) {
+                state.stats.kvPools[index] = pool
+            } else {
+                state.stats.kvPools.append(pool)
             }
         }
     }
@@ -187,7 +185,7 @@ public final class Scheduler: Sendable {
             admit(next, into: &state)
             return next
         }
-        if let next { start(next) }
+        if let next { engine(for: next.request).enqueue(next) }
     }
 }
 
@@ -212,7 +210,7 @@ extension Scheduler {
     }
 
     /// Ends every queued and running generation now: each stream gets a final `.done(.shutdown, …)` and ends.
-    /// Generation threads stop at their next token; their later events are dropped by the finished streams.
+    /// Engines drop the sequences at their next step; their later events go to finished streams.
     public func terminateAll() {
         let (queued, generated): ([Job], [Int: Int]) = state.withLock { state in
             state.accepting = false
@@ -230,30 +228,4 @@ extension Scheduler {
             job.endForShutdown(generatedTokens: generated[job.id] ?? 0)
         }
     }
-}
-
-/// A queued or running generation.
-private final class Job: Sendable {
-    let id: Int
-    let request: GenerationRequest
-    let continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation
-    private let cancelled = Atomic<Bool>(false)
-
-    init(id: Int, request: GenerationRequest, continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation) {
-        self.id = id
-        self.request = request
-        self.continuation = continuation
-    }
-
-    var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
-
-    /// The final event of a generation the server ended, then the end of the stream.
-    func endForShutdown(generatedTokens: Int) {
-        let usage = Usage(promptTokens: request.promptTokens.count, completionTokens: generatedTokens)
-        let timings = Timings(promptTokens: request.promptTokens.count, promptMilliseconds: 0,
-                              predictedTokens: generatedTokens, predictedMilliseconds: 0)
-        continuation.yield(.done(.shutdown, usage, timings))
-        continuation.finish()
-    }
-    func cancel() { cancelled.store(true, ordering: .relaxed) }
 }

@@ -43,6 +43,8 @@ public enum StopTrigger: Sendable, Equatable {
 public struct Usage: Sendable, Equatable, Codable {
     public var promptTokens: Int
     public var completionTokens: Int
+    /// Prompt tokens served from the prefix cache (OpenAI `prompt_tokens_details.cached_tokens`).
+    public var cachedTokens: Int = 0
     public var totalTokens: Int { promptTokens + completionTokens }
 
     public init(promptTokens: Int, completionTokens: Int) {
@@ -61,6 +63,9 @@ public struct Timings: Sendable, Equatable, Codable {
     public var predictedTokens: Int
     /// Wall time from the end of prefill to the last token, milliseconds.
     public var predictedMilliseconds: Double
+    /// Prompt tokens whose keys and values came from the prefix cache instead of being computed (llama.cpp
+    /// `cache_n`, OpenAI `prompt_tokens_details.cached_tokens`).
+    public var cachedTokens: Int = 0
 
     public init(promptTokens: Int, promptMilliseconds: Double, predictedTokens: Int, predictedMilliseconds: Double) {
         self.promptTokens = promptTokens

@@ -72,14 +72,10 @@ public struct TokenGenerator {
             result.fold(event)
             return onEvent(event)
         }
-        let chain = LogitProcessorChain(parameters: parameters)
-        var sampler = Sampler(parameters: parameters)
-        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: parameters.skipSpecialTokens,
-                                               context: promptTokens)
-        var stops = StopStringMatcher(stopStrings: parameters.stopStrings)
-        var history = TokenHistory(prompt: promptTokens)
         // Room left in the cache bounds the output as much as max_new_tokens does.
-        let room = min(cache.capacity, model.maxContextLength) - cache.count - promptTokens.count
+        var state = try GenerationState(
+            tokenizer: tokenizer, promptTokens: promptTokens, parameters: parameters,
+            eosTokenIds: Array(stopTokenIds), contextLength: min(cache.capacity, model.maxContextLength) - cache.count)
 
         // MARK: Prefill
         let start = DispatchTime.now()
@@ -87,67 +83,25 @@ public struct TokenGenerator {
         let prefillEnd = DispatchTime.now()
 
         // MARK: Decode
-        var finish: FinishReason?
-        while finish == nil {
-            chain.process(&logits, history: history)
-            guard let token = sampler.sample(logits) else {
-                throw GenerationError.noFiniteLogits(step: history.generated.count)
-            }
-            history.generated.append(token)
-            var text: String
-            if stopTokenIds.contains(token) {
-                // The stop token itself is not text; whatever was held back is now final.
-                text = stops.flush(after: detokenizer.flush())
-                finish = .stop(.eos(tokenId: token))
-            } else {
-                switch stops.append(detokenizer.append(token)) {
-                case .stopped(let before, let stop):
-                    text = before
-                    finish = .stop(.string(stop))
-                case .text(let released):
-                    text = released
-                    if history.generated.count >= min(parameters.maxNewTokens, room) {
-                        switch stops.append(detokenizer.flush()) {
-                        case .stopped(let before, let stop):
-                            text += before
-                            finish = .stop(.string(stop))
-                        case .text(let more):
-                            text += more + stops.flush()
-                            finish = .length
-                        }
-                    }
-                }
-            }
-            if report(.token(id: token, text: text)) == .cancel && finish == nil {
-                finish = .cancelled
-            }
-            if finish == nil {
+        while state.finish == nil {
+            let event = try state.next(logits: &logits)
+            if report(event) == .cancel { state.cancel() }
+            if state.finish == nil, case .token(let token, _) = event {
                 logits = try model.forward([token], cache: cache, allLogits: false)
             }
         }
         let end = DispatchTime.now()
 
-        let generated = history.generated.count
         let timings = Timings(
             promptTokens: promptTokens.count,
             promptMilliseconds: milliseconds(from: start, to: prefillEnd),
-            predictedTokens: generated,
+            predictedTokens: state.generated.count,
             predictedMilliseconds: milliseconds(from: prefillEnd, to: end))
-        _ = report(.done(finish ?? .cancelled, Usage(promptTokens: promptTokens.count, completionTokens: generated), timings))
+        _ = report(state.done(timings: timings))
         return result
     }
 
     private func milliseconds(from start: DispatchTime, to end: DispatchTime) -> Double {
         Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1_000_000
-    }
-}
-
-extension StopStringMatcher {
-    /// Feeds the last decoded text and releases everything (stop strings still cut it).
-    mutating func flush(after text: String) -> String {
-        switch append(text) {
-        case .stopped(let before, _): return before
-        case .text(let released): return released + flush()
-        }
     }
 }

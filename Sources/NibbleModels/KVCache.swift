@@ -1,10 +1,11 @@
 import NibbleKernels
 
-/// Keys and values of every layer for one sequence.
+/// Keys and values of every layer for one sequence: a block table over a `KVBlockPool`.
 ///
 /// The model writes a step's new keys and values with `store`, attends over them with `attend`, and commits the
-/// step with `advance` once every layer ran, so a failed step leaves the cache as it was. Not thread-safe by
-/// design: one engine loop owns a cache at a time.
+/// step with `advance` once every layer ran, so a failed step leaves the cache as it was. Blocks are taken as the
+/// sequence grows (`reserve`, or on the first `store` of a step) and given back by `reset` or when the cache goes
+/// away. Not thread-safe by design: one engine loop owns a cache and its pool at a time.
 public final class KVCache {
     /// Number of decoder layers.
     public let layerCount: Int
@@ -14,32 +15,65 @@ public final class KVCache {
     public let capacity: Int
     /// Number of positions committed so far.
     public internal(set) var count: Int = 0
+    /// The pool the blocks come from.
+    public let pool: KVBlockPool
+    /// Block table: entry `i` holds positions `16·i ..< 16·(i+1)`.
+    public private(set) var blocks: [Int32] = []
+    /// Chain hashes of the leading blocks published to (or adopted from) the pool's prefix cache.
+    private var publishedHashes: [UInt64] = []
 
-    /// Keys, one buffer per layer, each `(capacity, kvDim)` row-major.
-    var keys: [[Float]]
-    /// Values, one buffer per layer, each `(capacity, kvDim)` row-major.
-    var values: [[Float]]
-
-    /// Creates an empty cache.
-    public init(layerCount: Int, kvDim: Int, capacity: Int) {
-        self.layerCount = layerCount
-        self.kvDim = kvDim
-        self.capacity = capacity
-        keys = Array(repeating: [Float](repeating: 0, count: capacity * kvDim), count: layerCount)
-        values = keys
+    /// An empty cache over a pool of its own, large enough for `capacity` positions in float32.
+    public convenience init(layerCount: Int, kvDim: Int, capacity: Int) {
+        let blocks = (capacity + KVBlockPool.blockSize - 1) / KVBlockPool.blockSize
+        self.init(pool: KVBlockPool(layerCount: layerCount, kvDim: kvDim, dtype: .float32, blockCount: blocks),
+                  capacity: capacity)
     }
 
-    /// Bytes held by the cache buffers.
-    public var allocatedBytes: Int { 2 * layerCount * capacity * kvDim * MemoryLayout<Float>.size }
+    /// An empty cache of at most `capacity` positions taking its blocks from a shared `pool`.
+    public init(pool: KVBlockPool, capacity: Int) {
+        layerCount = pool.layerCount
+        kvDim = pool.kvDim
+        self.capacity = capacity
+        self.pool = pool
+    }
 
-    /// Positions that can still be added.
-    public var room: Int { capacity - count }
+    deinit { for block in blocks { pool.release(block) } }
+
+    /// Bytes of the blocks this sequence holds.
+    public var allocatedBytes: Int { blocks.count * pool.blockBytes }
+
+    /// Positions that can still be added: within `capacity`, in held blocks plus those the pool can give.
+    public var room: Int {
+        min(capacity - count, blocks.count * KVBlockPool.blockSize - count + pool.availableBlocks * KVBlockPool.blockSize)
+    }
+
+    /// Blocks the pool must give for `positions` more positions.
+    public func blocksNeeded(toAdd positions: Int) -> Int {
+        max(0, (count + positions + KVBlockPool.blockSize - 1) / KVBlockPool.blockSize - blocks.count)
+    }
+
+    /// Takes the blocks `positions` more positions need; false (taking nothing) when the pool or `capacity`
+    /// cannot hold them.
+    @discardableResult
+    public func reserve(_ positions: Int) -> Bool {
+        guard count + positions <= capacity else { return false }
+        let needed = blocksNeeded(toAdd: positions)
+        guard needed <= pool.availableBlocks else { return false }
+        for _ in 0..<needed { blocks.append(pool.take()!) }
+        return true
+    }
 
     /// Writes the keys and values `(rows, kvDim)` of positions `count ..< count + rows` of `layer`.
     public func store(layer: Int, keys newKeys: UnsafePointer<Float>, values newValues: UnsafePointer<Float>, rows: Int) {
-        precondition(count + rows <= capacity, "KV cache overflow")
-        keys[layer].withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: count * kvDim).update(from: newKeys, count: rows * kvDim) }
-        values[layer].withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: count * kvDim).update(from: newValues, count: rows * kvDim) }
+        let reserved = reserve(rows)
+        precondition(reserved, "KV cache overflow")
+        let place = pool.layout(layer: layer)
+        for i in 0..<rows {
+            let position = count + i
+            let block = blocks[position / KVBlockPool.blockSize], slot = position % KVBlockPool.blockSize
+            place.write(newKeys + i * kvDim, to: place.key(block: block, slot: slot))
+            place.write(newValues + i * kvDim, to: place.value(block: block, slot: slot))
+        }
     }
 
     /// Causal attention of `rows` queries `(rows, heads·headDim)` at positions `count ..< count + rows` over the
@@ -49,26 +83,83 @@ public final class KVCache {
     ///   (sliding-window attention).
     public func attend(layer: Int, queries: UnsafePointer<Float>, rows: Int, heads: Int, headDim: Int, window: Int? = nil,
                        output: UnsafeMutablePointer<Float>) {
-        keys[layer].withUnsafeBufferPointer { k in
-            values[layer].withUnsafeBufferPointer { v in
-                causalAttention(queries: queries, keys: k.baseAddress!, values: v.baseAddress!, rows: rows, start: count,
-                                heads: heads, kvHeads: kvDim / headDim, headDim: headDim, window: window, output: output)
-            }
+        blocks.withUnsafeBufferPointer { table in
+            pagedCausalAttention(queries: queries, rows: rows, start: count, heads: heads, kvHeads: kvDim / headDim,
+                                 headDim: headDim, window: window, layer: pool.layout(layer: layer),
+                                 blocks: table.baseAddress!, output: output)
         }
     }
 
-    /// Commits `rows` stored positions.
+    /// Commits `rows` stored positions (taking their blocks if `store` did not, as for a model that keeps no keys).
     public func advance(by rows: Int) {
-        precondition(count + rows <= capacity)
+        let reserved = reserve(rows)
+        precondition(reserved, "KV cache overflow")
         count += rows
     }
 
-    /// Forgets every position (the buffers are kept for reuse).
-    public func reset() { count = 0 }
+    /// Forgets every position and gives every block back to the pool.
+    public func reset() {
+        for block in blocks { pool.release(block) }
+        blocks.removeAll(keepingCapacity: true)
+        publishedHashes.removeAll(keepingCapacity: true)
+        count = 0
+    }
 
-    /// Drops positions from `newCount` on, so a shared prompt prefix can be reused.
+    /// Drops positions from `newCount` on, so a shared prompt prefix can be reused; blocks past it go back to the
+    /// pool, and a shared block that will be written again is copied first.
     public func truncate(to newCount: Int) {
         precondition(newCount >= 0 && newCount <= count)
+        let keep = (newCount + KVBlockPool.blockSize - 1) / KVBlockPool.blockSize
+        for block in blocks[keep...] { pool.release(block) }
+        blocks.removeLast(blocks.count - keep)
+        publishedHashes.removeLast(max(0, publishedHashes.count - newCount / KVBlockPool.blockSize))
         count = newCount
+        if newCount % KVBlockPool.blockSize != 0, let last = blocks.last, pool.isShared(last) {
+            // Copy on write: the partial block will be written from `newCount` on.
+            guard let copy = pool.take() else { preconditionFailure("KV pool exhausted") }
+            for layer in 0..<layerCount {
+                let place = pool.layout(layer: layer)
+                let bytes = KVBlockPool.blockSize * kvDim * pool.dtype.byteWidth
+                place.key(block: copy, slot: 0).copyMemory(from: place.key(block: last, slot: 0), byteCount: bytes)
+                place.value(block: copy, slot: 0).copyMemory(from: place.value(block: last, slot: 0), byteCount: bytes)
+            }
+            pool.release(last)
+            blocks[blocks.count - 1] = copy
+        }
+    }
+
+    // MARK: - Prefix reuse
+
+    /// On an empty cache, takes the longest run of published blocks that starts `tokens` (whole blocks, always
+    /// leaving the last token to be run so it yields logits) and returns the positions it covers.
+    @discardableResult
+    public func adoptCachedPrefix(of tokens: [Int]) -> Int {
+        precondition(count == 0 && blocks.isEmpty, "a prefix is adopted by an empty cache")
+        let size = KVBlockPool.blockSize
+        let usable = min(max(0, tokens.count - 1), capacity) / size
+        var hash: UInt64 = 0
+        for index in 0..<usable {
+            let slice = tokens[(index * size)..<((index + 1) * size)]
+            hash = KVBlockPool.chainHash(previous: hash, tokens: slice)
+            guard let block = pool.adopt(hash: hash, tokens: slice) else { break }
+            blocks.append(block)
+            publishedHashes.append(hash)
+        }
+        count = blocks.count * size
+        return count
+    }
+
+    /// Publishes every full block not published yet so later sequences can reuse it; `tokens` holds (at least)
+    /// the tokens at positions `0 ..< count`.
+    public func publishFullBlocks(tokens: [Int]) {
+        let size = KVBlockPool.blockSize
+        precondition(tokens.count >= count)
+        while publishedHashes.count < count / size {
+            let index = publishedHashes.count
+            let slice = tokens[(index * size)..<((index + 1) * size)]
+            let hash = KVBlockPool.chainHash(previous: publishedHashes.last ?? 0, tokens: slice)
+            pool.publish(blocks[index], hash: hash, tokens: slice)
+            publishedHashes.append(hash)
+        }
     }
 }

@@ -122,6 +122,8 @@ public enum APIError: Error, Equatable, CustomStringConvertible {
             case .modelNotFound(let name): self = .modelNotFound(name)
             case .modelLoading(_, let fraction): self = .loading(progress: fraction)
             case .modelFailed, .shuttingDown: self = .unavailable(error.description)
+            case .exceedsKVCache: self = .invalidParameter(name: "max_tokens", reason: error.description)
+            case .invalidSetting: self = .internalError(error.description)
             }
         case let error as GenerationError:
             switch error {

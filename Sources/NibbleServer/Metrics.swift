@@ -61,6 +61,18 @@ public final class ServerMetrics: Sendable {
         }
         out.single("nibble_kv_cache_bytes", "gauge", "KV cache bytes held by running requests.",
                    Double(engine.kvCacheBytesInUse))
+        out.family("nibble_kv_blocks", "gauge", "KV cache blocks by model and state (in_use, free, cached).")
+        for pool in engine.kvPools {
+            for (state, value) in [("in_use", pool.blocksInUse), ("free", pool.blocksFree), ("cached", pool.blocksCached)] {
+                out.sample("nibble_kv_blocks", ["model": pool.model, "state": state], Double(value))
+            }
+        }
+        out.family("nibble_kv_preemptions_total", "counter", "Sequences preempted (KV blocks freed, recomputed later).")
+        for pool in engine.kvPools { out.sample("nibble_kv_preemptions_total", ["model": pool.model], Double(pool.preemptions)) }
+        out.family("nibble_kv_cached_prompt_tokens_total", "counter", "Prompt tokens served from the prefix cache.")
+        for pool in engine.kvPools {
+            out.sample("nibble_kv_cached_prompt_tokens_total", ["model": pool.model], Double(pool.cachedPromptTokens))
+        }
         out.single("nibble_process_resident_bytes", "gauge", "Resident set size.", Double(memory.residentBytes))
         out.single("nibble_process_peak_resident_bytes", "gauge", "Peak resident set size.",
                    Double(memory.peakResidentBytes))

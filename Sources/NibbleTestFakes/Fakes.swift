@@ -68,26 +68,37 @@ public struct FakeTokenizer: Tokenizer {
 
 /// A model that plays a fixed continuation, so generation tests can predict every token.
 ///
-/// After the prompt, step `i` strongly prefers `script[i]`; past the script (or with an empty one) the logits
-/// are a smooth, seed-sensitive function of the last token. Steps are counted per cache, because the
-/// cache's position counter belongs to the real model implementation.
+/// After the prompt, the `i`-th step that asks for logits strongly prefers `script[i]`; past the script (or with
+/// an empty one) the logits are a smooth, seed-sensitive function of the last token. Steps are counted per cache,
+/// because the cache's position counter belongs to the real model implementation; prefill chunks that return no
+/// logits do not count, and a recomputation after preemption asks for exactly the logits the next step would have.
+///
+/// Every `forward(batch:)` call is recorded (`batches`: the token count of each sequence in it) and, with a
+/// `gate`, waits until the test allows it, so engine tests can count steps instead of timing them.
 public final class ScriptedModel: LanguageModel, @unchecked Sendable {
     public let vocabularySize: Int
     public let maxContextLength: Int
     public let script: [Int]
     public let stepDelay: TimeInterval
+    /// When set, each forward call takes one permit.
+    public let gate: StepGate?
     private let lock = NSLock()
     private var steps: [ObjectIdentifier: Int] = [:]
     private var caches: [KVCache] = []  // keeps identifiers unique while the model lives
     private var _forwardCalls = 0
+    private var _batches: [[Int]] = []
+    /// Forward calls so far (one per engine step).
     public var forwardCalls: Int { lock.withLock { _forwardCalls } }
+    /// Per forward call, the number of tokens each sequence ran.
+    public var batches: [[Int]] { lock.withLock { _batches } }
 
     public init(vocabularySize: Int = FakeTokenizer.firstWord + FakeTokenizer.words.count, maxContextLength: Int = 256,
-         script: [Int] = [], stepDelay: TimeInterval = 0) {
+         script: [Int] = [], stepDelay: TimeInterval = 0, gate: StepGate? = nil) {
         self.vocabularySize = vocabularySize
         self.maxContextLength = maxContextLength
         self.script = script
         self.stepDelay = stepDelay
+        self.gate = gate
     }
 
     public func makeCache(capacity: Int) -> KVCache {
@@ -97,12 +108,20 @@ public final class ScriptedModel: LanguageModel, @unchecked Sendable {
     }
 
     public func forward(batch: [SequenceStep]) throws -> [[Float]] {
-        try batch.map { step in
+        for step in batch {
             guard !step.tokens.isEmpty else { throw ModelError.emptyInput }
             guard step.tokens.count <= step.cache.room else {
                 throw ModelError.contextOverflow(requested: step.cache.count + step.tokens.count, capacity: step.cache.capacity)
             }
-            let logits = run(step.tokens, cache: step.cache)
+        }
+        gate?.wait()
+        lock.withLock {
+            _forwardCalls += 1
+            _batches.append(batch.map(\.tokens.count))
+        }
+        if stepDelay > 0 { Thread.sleep(forTimeInterval: stepDelay) }
+        return batch.map { step in
+            let logits = step.logits == .none ? [] : run(step.tokens, cache: step.cache)
             step.cache.advance(by: step.tokens.count)
             switch step.logits {
             case .none: return []
@@ -114,16 +133,54 @@ public final class ScriptedModel: LanguageModel, @unchecked Sendable {
 
     private func run(_ tokens: [Int], cache: KVCache) -> [Float] {
         let step: Int = lock.withLock {
-            _forwardCalls += 1
             let step = steps[ObjectIdentifier(cache), default: 0]
             steps[ObjectIdentifier(cache)] = step + 1
             return step
         }
-        if stepDelay > 0 { Thread.sleep(forTimeInterval: stepDelay) }
         let last = tokens.last!
         var logits = (0..<vocabularySize).map { Float(sin(Double($0 * 7 + last * 13))) }
         if step < script.count { logits[script[step]] = 30 }
         return logits
+    }
+}
+
+/// Permits for a gated model's forward calls: each call takes one, waiting until a test allows more.
+public final class StepGate: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var permits = 0
+    private var waiters = 0
+
+    public init() {}
+
+    /// Lets `count` more forward calls run.
+    public func allow(_ count: Int = 1) {
+        condition.lock()
+        permits += count
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Lets every call run from now on.
+    public func open() { allow(Int.max / 2) }
+
+    /// Whether a forward call is waiting for a permit now.
+    public var hasWaiter: Bool { condition.lock(); defer { condition.unlock() }; return waiters > 0 }
+
+    func wait() {
+        condition.lock()
+        waiters += 1
+        condition.broadcast()
+        while permits == 0 { condition.wait() }
+        permits -= 1
+        waiters -= 1
+        condition.unlock()
+    }
+
+    /// Blocks until a forward call waits for a permit (the engine has built its next step).
+    public func waitForWaiter() {
+        condition.lock()
+        while waiters == 0 { condition.wait() }
+        condition.unlock()
     }
 }
 

@@ -26,11 +26,17 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
 
+    @Option(name: .long, help: "KV cache element type: float32 (default), float16 or bfloat16.")
+    var kvCacheDtype: String = "float32"
+
     func validate() throws {
         guard promptTokens > 0 else { throw ValidationError("--prompt-tokens must be positive") }
         guard genTokens >= 0 else { throw ValidationError("--gen-tokens must not be negative") }
         guard runs > 0 else { throw ValidationError("--runs must be positive") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
+        guard KVCacheDType(rawValue: kvCacheDtype) != nil else {
+            throw ValidationError("--kv-cache-dtype must be float32, float16 or bfloat16")
+        }
     }
 
     /// Timings of one prefill + decode pass.
@@ -51,7 +57,11 @@ struct Bench: ParsableCommand {
             throw ValidationError("--prompt-tokens + --gen-tokens (\(total)) exceeds the context (\(model.maxContextLength))")
         }
         let prompt = Self.syntheticPrompt(count: promptTokens, vocabulary: model.vocabularySize)
-        let cache = model.makeCache(capacity: total)
+        // The engine's cache: a block table over a pool in the chosen element type.
+        let probe = model.makeCache(capacity: 1)
+        let pool = KVBlockPool(layerCount: probe.layerCount, kvDim: probe.kvDim, dtype: KVCacheDType(rawValue: kvCacheDtype)!,
+                               blockCount: (total + KVBlockPool.blockSize - 1) / KVBlockPool.blockSize)
+        let cache = KVCache(pool: pool, capacity: total)
 
         var timings: [RunTiming] = []
         for index in 0..<(warmup + runs) {
@@ -71,6 +81,7 @@ struct Bench: ParsableCommand {
                 "model": loaded.directory.path,
                 "threads": Parallel.threadCount,
                 "kernels": KernelPath.current.name,
+                "kv_cache_dtype": kvCacheDtype,
                 "pool": Parallel.backend.rawValue,
                 "prompt_tokens": promptTokens, "gen_tokens": genTokens, "runs": runs,
                 "prefill_tokens_per_second": prefillRate,
@@ -94,6 +105,7 @@ struct Bench: ParsableCommand {
         print("model          \(loaded.directory.path)")
         print("threads        \(Parallel.threadCount) (\(Parallel.backend.rawValue) threads, \(KernelPath.current.name) kernels)")
         print("weights        \(formatBytes(weightBytes)) \(loaded.memory.bytesByFormat.sorted { $0.value > $1.value }.map { "\($0.key) \(formatBytes($0.value))" }.joined(separator: ", "))")
+        print("kv cache       \(kvCacheDtype)")
         print(String(format: "prefill        %.1f tokens/s (%d tokens)", prefillRate, promptTokens))
         print(String(format: "first token    %.1f ms", firstTokenMs))
         print(String(format: "decode         %.1f tokens/s (%d tokens)", decodeRate, genTokens))

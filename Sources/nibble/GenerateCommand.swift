@@ -1,10 +1,14 @@
 import ArgumentParser
 import Foundation
+import Logging
+import NibbleEngine
 import NibbleGeneration
+import NibbleKernels
 import NibbleModels
 
-/// `nibble generate`: one prompt, one completion, streamed to the terminal or printed as JSON.
-struct Generate: ParsableCommand {
+/// `nibble generate`: one prompt, one completion, streamed to the terminal or printed as JSON. It runs on the
+/// same engine as the server (KV block pool, batched steps), with one sequence.
+struct Generate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate a completion for a prompt (greedy with --temperature 0)."
     )
@@ -44,7 +48,17 @@ struct Generate: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object with input_ids, new_ids, text, finish_reason and timings.")
     var json = false
 
-    func run() throws {
+    @Option(name: .long, help: "KV cache element type: float32 (default), float16 or bfloat16.")
+    var kvCacheDtype: String = "float32"
+
+    @Option(name: .long, help: "Tokens one engine step may run (prompt chunks; default 512).")
+    var maxBatchTokens: Int = 512
+
+    func run() async throws {
+        guard let dtype = KVCacheDType(rawValue: kvCacheDtype) else {
+            throw ValidationError("--kv-cache-dtype must be float32, float16 or bfloat16")
+        }
+        guard maxBatchTokens > 0 else { throw ValidationError("--max-batch-tokens must be positive") }
         let loaded = try modelOptions.load()
         var parameters = GenerationParameters(defaults: loaded.generationConfig)
         parameters.maxNewTokens = maxNewTokens
@@ -66,18 +80,30 @@ struct Generate: ParsableCommand {
 
         let text = chat ? loaded.adapter.chatPrompt([ChatMessage(role: "user", content: prompt)]) : prompt
         let inputIds = loaded.tokenizer.encode(text, addSpecialTokens: true)
-        let generator: TokenGenerator
-        do {
-            generator = try TokenGenerator(loaded: loaded, promptTokens: inputIds, parameters: parameters)
-        } catch {
-            throw CLIError("\(error)")
-        }
+        // A pool sized for this one sequence: the engine never holds more than the prompt and its output.
+        let positions = min(loaded.model.maxContextLength, inputIds.count + max(parameters.maxNewTokens, 1))
+        let probe = loaded.model.makeCache(capacity: 1)
+        let blocks = (positions + KVBlockPool.blockSize - 1) / KVBlockPool.blockSize
+        let budget = blocks * KVBlockPool.bytesPerBlock(layerCount: probe.layerCount, kvDim: probe.kvDim, dtype: dtype)
+        let scheduler = Scheduler(
+            limits: SchedulerLimits(maxConcurrent: 1, maxQueued: 0, maxBatchTokens: maxBatchTokens,
+                                    kvCache: KVCacheSettings(memory: .bytes(budget), dtype: dtype)),
+            logger: Logger(label: "nibble.engine", factory: { _ in SwiftLogNoOpLogHandler() }))
         let streaming = !json
-        let result = try generator.run { event in
-            if streaming, case .token(_, let piece) = event, !piece.isEmpty {
-                FileHandle.standardOutput.write(Data(piece.utf8))
+        var result = GenerationResult()
+        do {
+            let events = try scheduler.submit(GenerationRequest(modelName: "cli", model: loaded, promptTokens: inputIds,
+                                                                parameters: parameters, label: "generate"))
+            for try await event in events {
+                result.fold(event)
+                if streaming, case .token(_, let piece) = event, !piece.isEmpty {
+                    FileHandle.standardOutput.write(Data(piece.utf8))
+                }
             }
-            return .proceed
+        } catch let error as GenerationError {
+            throw CLIError("\(error)")
+        } catch let error as EngineError {
+            throw CLIError("\(error)")
         }
         if streaming {
             print("")

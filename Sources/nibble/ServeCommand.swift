@@ -47,8 +47,17 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, parsing: .singleValue, help: "Accepted API key (repeatable); clients send 'Authorization: Bearer KEY'.")
     var apiKey: [String] = []
 
-    @Option(name: .customLong("parallel"), help: "Generations running at once, each on its own thread (default 1).")
+    @Option(name: .customLong("parallel"), help: "Sequences running at once in shared batched steps (default 8).")
     var maxConcurrent: Int?
+
+    @Option(name: .long, help: "KV cache pool per model: a size (2GiB), a share of free memory (40%) or auto (default).")
+    var kvCacheMemory: String?
+
+    @Option(name: .long, help: "KV cache element type: float32 (default), float16 or bfloat16.")
+    var kvCacheDtype: String?
+
+    @Option(name: .long, help: "Tokens one engine step may run: decoding tokens plus prompt chunks (default 512).")
+    var maxBatchTokens: Int?
 
     @Option(name: .long, help: "Requests that may wait for a slot before 429 (default 16).")
     var maxQueue: Int?
@@ -134,6 +143,9 @@ struct Serve: AsyncParsableCommand {
         overrides.apiKeys = apiKey.isEmpty ? nil : apiKey
         overrides.maxConcurrent = maxConcurrent
         overrides.maxQueue = maxQueue
+        overrides.kvCacheMemory = kvCacheMemory
+        overrides.kvCacheDType = kvCacheDtype
+        overrides.maxBatchTokens = maxBatchTokens
         overrides.maxBodyBytes = maxBodyBytes
         overrides.idleTimeoutSeconds = idleTimeout
         overrides.requestTimeoutSeconds = requestTimeout

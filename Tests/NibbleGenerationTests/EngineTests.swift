@@ -86,17 +86,24 @@ func eventually(within seconds: Double = 2, _ condition: () -> Bool) async -> Bo
         #expect(await eventually { scheduler.stats.completed == 1 })
     }
 
-    @Test func reportsKVCacheBytesOfRunningRequests() async throws {
+    @Test func reportsKVCacheBytesOfRunningRequestsAsBlocksAreTaken() async throws {
         let scheduler = Scheduler()
-        let loaded = try makeLoaded(ScriptedModel(stepDelay: 0.01))
+        let gate = StepGate()
+        let loaded = try makeLoaded(ScriptedModel(gate: gate))
         let stream = try scheduler.submit(request(loaded, maxNewTokens: 50))
         var iterator = stream.makeAsyncIterator()
+        gate.allow(1)
         _ = try await iterator.next()
-        let active = scheduler.stats.activeRequests
-        #expect(active.count == 1)
-        // 2 (K and V) * 1 layer * (3 prompt + 50) positions * 1 * 4 bytes.
-        #expect(active.first?.kvCacheBytes == 2 * 53 * 4)
-        #expect(scheduler.stats.kvCacheBytesInUse == 2 * 53 * 4)
+        // The fake keeps 1 layer of width 1: a block of 16 positions is 2 (K and V) * 16 * 4 bytes. After the
+        // prefill the sequence holds the block of its 3 prompt positions, not room for all it may generate.
+        #expect(await eventually { scheduler.stats.activeRequests.first?.kvCacheBytes == 128 })
+        gate.allow(20)
+        for _ in 0..<20 { _ = try await iterator.next() }
+        #expect(await eventually { scheduler.stats.kvCacheBytesInUse == 2 * 128 })
+        #expect(scheduler.stats.kvPools.first?.blocksInUse == 2)
+        gate.open()
+        while try await iterator.next() != nil {}
+        #expect(await eventually { scheduler.stats.kvPools.first?.blocksInUse == 0 })
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import NibbleEngine
 import NibbleFormats
+import NibbleKernels
 import NibbleModels
 import Yams
 
@@ -46,6 +47,11 @@ public struct ConfigurationOverrides {
     public var deviceMap: String?
     /// `tier=size` budgets, e.g. `cpu=2GiB`.
     public var maxMemory: [String]?
+    /// KV cache pool per model (`kv_cache_memory`: `2GiB`, `40%` of free memory, `auto`), element type
+    /// (`kv_cache_dtype`) and tokens per engine step (`max_batch_tokens`).
+    public var kvCacheMemory: String?
+    public var kvCacheDType: String?
+    public var maxBatchTokens: Int?
 
     public init() {}
 }
@@ -105,7 +111,8 @@ public enum ConfigurationLoader {
                                                    "metrics_require_key", "threads", "idle_timeout_seconds",
                                                    "request_timeout_seconds", "max_concurrent", "max_queue",
                                                    "retry_after_seconds", "max_connections", "allowed_hosts",
-                                                   "cors_allowed_origins"], in: "server")
+                                                   "cors_allowed_origins", "kv_cache_memory", "kv_cache_dtype",
+                                                   "max_batch_tokens", "prefix_caching"], in: "server")
             if let value = section["host"] { configuration.host = try value.string() }
             if let value = section["port"] { configuration.port = try value.int(in: 0...65535) }
             if let value = section["api_keys"] {
@@ -141,8 +148,14 @@ public enum ConfigurationLoader {
             if let value = section["max_concurrent"] { limits.maxConcurrent = try value.int(in: 1...1024) }
             if let value = section["max_queue"] { limits.maxQueued = try value.int(in: 0...100_000) }
             if let value = section["retry_after_seconds"] { limits.retryAfterSeconds = try value.int(in: 1...3600) }
-            configuration.limits = SchedulerLimits(maxConcurrent: limits.maxConcurrent, maxQueued: limits.maxQueued,
-                                                   retryAfterSeconds: limits.retryAfterSeconds)
+            if let value = section["max_batch_tokens"] { limits.maxBatchTokens = try value.int(in: 1...1_000_000) }
+            if let value = section["kv_cache_memory"] {
+                let text = try (value.plain as? Int).map(String.init) ?? value.string()
+                limits.kvCache.memory = try kvMemory(text, key: value.path)
+            }
+            if let value = section["kv_cache_dtype"] { limits.kvCache.dtype = try kvDType(try value.string(), key: value.path) }
+            if let value = section["prefix_caching"] { limits.kvCache.prefixCaching = try value.bool() }
+            configuration.limits = limits
         }
         if let models = root["models"] {
             for (name, node) in try models.orderedObject() {
@@ -244,6 +257,9 @@ public enum ConfigurationLoader {
         }
         overrides.maxConcurrent = try int("NIBBLE_MAX_CONCURRENT", 1...1024)
         overrides.maxQueue = try int("NIBBLE_MAX_QUEUE", 0...100_000)
+        overrides.maxBatchTokens = try int("NIBBLE_MAX_BATCH_TOKENS", 1...1_000_000)
+        overrides.kvCacheMemory = value("NIBBLE_KV_CACHE_MEMORY")
+        overrides.kvCacheDType = value("NIBBLE_KV_CACHE_DTYPE")
         overrides.maxBodyBytes = try int("NIBBLE_MAX_BODY_BYTES", 1...Int.max)
         overrides.idleTimeoutSeconds = try int("NIBBLE_IDLE_TIMEOUT", 1...86_400).map(Double.init)
         overrides.requestTimeoutSeconds = try int("NIBBLE_REQUEST_TIMEOUT", 1...86_400).map(Double.init)
@@ -284,12 +300,11 @@ public enum ConfigurationLoader {
             try checkOrigins(origins, key: "--cors-allowed-origin")
             configuration.corsAllowedOrigins = origins
         }
-        if overrides.maxConcurrent != nil || overrides.maxQueue != nil {
-            configuration.limits = SchedulerLimits(
-                maxConcurrent: overrides.maxConcurrent ?? configuration.limits.maxConcurrent,
-                maxQueued: overrides.maxQueue ?? configuration.limits.maxQueued,
-                retryAfterSeconds: configuration.limits.retryAfterSeconds)
-        }
+        if let value = overrides.maxConcurrent { configuration.limits.maxConcurrent = value }
+        if let value = overrides.maxQueue { configuration.limits.maxQueued = value }
+        if let value = overrides.maxBatchTokens { configuration.limits.maxBatchTokens = value }
+        if let text = overrides.kvCacheMemory { configuration.limits.kvCache.memory = try kvMemory(text, key: "--kv-cache-memory") }
+        if let text = overrides.kvCacheDType { configuration.limits.kvCache.dtype = try kvDType(text, key: "--kv-cache-dtype") }
         if let path = overrides.modelPath {
             let url = try modelDirectory(path, key: "--model", currentDirectory: currentDirectory, environment: environment)
             // A hub id names the model as written (ORG/NAME); a directory by its last component.
@@ -333,12 +348,26 @@ public enum ConfigurationLoader {
         configuration.models[0] = model
     }
 
+    private static func kvMemory(_ text: String, key: String) throws -> KVMemoryBudget {
+        do { return try KVMemoryBudget(parsing: text) } catch {
+            throw ConfigurationError(key: key, reason: "'\(text)' is not a size (2GiB, 500MB), a share of free memory (40%) or auto")
+        }
+    }
+
+    private static func kvDType(_ text: String, key: String) throws -> KVCacheDType {
+        guard let dtype = KVCacheDType(rawValue: text) else {
+            throw ConfigurationError(key: key, reason: "'\(text)' is not one of float32, float16, bfloat16")
+        }
+        return dtype
+    }
+
     /// Flag values out of range are refused by name (a port of 99999 would otherwise wrap to another port).
     private static func checkRanges(_ overrides: ConfigurationOverrides) throws {
         let integers: [(String, Int?, ClosedRange<Int>, String)] = [
             ("--port", overrides.port, 0...65535, "a port in 1...65535 (0 picks a free one)"),
             ("--parallel", overrides.maxConcurrent, 1...1024, "an integer in 1...1024"),
             ("--max-queue", overrides.maxQueue, 0...100_000, "an integer in 0...100000"),
+            ("--max-batch-tokens", overrides.maxBatchTokens, 1...1_000_000, "an integer in 1...1000000"),
             ("--max-body-bytes", overrides.maxBodyBytes, 1...Int.max, "a positive byte count (0 would refuse every POST)"),
             ("--threads", overrides.threads, 1...4096, "an integer in 1...4096"),
             ("--max-connections", overrides.maxConnections, 1...1_000_000, "an integer in 1...1000000"),

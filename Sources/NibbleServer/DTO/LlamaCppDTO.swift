@@ -41,7 +41,9 @@ struct TimingsDTO: Encodable, Equatable {
     var predictedPerSecond: Double
 
     init(_ timings: Timings) {
-        promptN = timings.promptTokens
+        // As llama.cpp: prompt_n counts the prompt tokens evaluated, cache_n those reused from the cache.
+        cacheN = timings.cachedTokens
+        promptN = timings.promptTokens - timings.cachedTokens
         promptMs = timings.promptMilliseconds
         promptPerTokenMs = timings.promptPerTokenMilliseconds
         promptPerSecond = timings.promptPerSecond

@@ -5,15 +5,24 @@ struct UsageDTO: Encodable, Equatable {
     var promptTokens: Int
     var completionTokens: Int
     var totalTokens: Int
+    var promptTokensDetails: PromptTokensDetails
+
+    /// Prompt tokens whose keys and values were reused from the prefix cache.
+    struct PromptTokensDetails: Encodable, Equatable {
+        var cachedTokens: Int
+        enum CodingKeys: String, CodingKey { case cachedTokens = "cached_tokens" }
+    }
 
     init(_ usage: Usage) {
         promptTokens = usage.promptTokens
         completionTokens = usage.completionTokens
         totalTokens = usage.totalTokens
+        promptTokensDetails = PromptTokensDetails(cachedTokens: usage.cachedTokens)
     }
 
     enum CodingKeys: String, CodingKey {
         case promptTokens = "prompt_tokens", completionTokens = "completion_tokens", totalTokens = "total_tokens"
+        case promptTokensDetails = "prompt_tokens_details"
     }
 }
 

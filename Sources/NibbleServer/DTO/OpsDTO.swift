@@ -70,7 +70,26 @@ struct MemoryReportDTO: Encodable {
     struct KVCache: Encodable {
         var bytesInUse: Int
         var requests: [Request]
-        enum CodingKeys: String, CodingKey { case requests, bytesInUse = "bytes_in_use" }
+        var pools: [Pool]
+        enum CodingKeys: String, CodingKey { case requests, pools, bytesInUse = "bytes_in_use" }
+    }
+
+    /// One model's KV block pool.
+    struct Pool: Encodable {
+        var model: String
+        var dtype: String
+        var budgetBytes: Int
+        var blockBytes: Int
+        var blocksTotal: Int
+        var blocksInUse: Int
+        var blocksFree: Int
+        var blocksCached: Int
+        var preemptions: Int
+        enum CodingKeys: String, CodingKey {
+            case model, dtype, preemptions
+            case budgetBytes = "budget_bytes", blockBytes = "block_bytes", blocksTotal = "blocks_total"
+            case blocksInUse = "blocks_in_use", blocksFree = "blocks_free", blocksCached = "blocks_cached"
+        }
     }
 
     var process: Process

@@ -78,7 +78,11 @@ struct OpsController<Context: RequestContext>: Sendable {
         let report = MemoryReportDTO(
             process: .init(residentBytes: process.residentBytes, peakResidentBytes: process.peakResidentBytes),
             system: Self.systemMemory(), models: models,
-            kvCache: .init(bytesInUse: stats.kvCacheBytesInUse, requests: requests))
+            kvCache: .init(bytesInUse: stats.kvCacheBytesInUse, requests: requests, pools: stats.kvPools.map {
+                .init(model: $0.model, dtype: $0.dtype, budgetBytes: $0.budgetBytes, blockBytes: $0.blockBytes,
+                      blocksTotal: $0.blocksTotal, blocksInUse: $0.blocksInUse, blocksFree: $0.blocksFree,
+                      blocksCached: $0.blocksCached, preemptions: $0.preemptions)
+            }))
         return try json(report)
     }
 

@@ -109,6 +109,9 @@ struct GenerationValidator: Sendable {
         switch prompt {
         case .text(let value):
             text = value
+            if let atLeast = PromptLengthGuard.tokensOfOversizedPrefix(value, loaded: loaded) {
+                throw .contextExceeded(promptTokens: atLeast, contextLength: loaded.model.maxContextLength)
+            }
             tokens = tokenizer.encode(value, addSpecialTokens: true)
         case .tokens(let ids):
             if let bad = ids.first(where: { $0 < 0 || $0 >= loaded.model.vocabularySize }) {
