@@ -57,7 +57,13 @@ enum JSONBody {
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(APIError) -> T {
         guard !data.isEmpty else { throw .malformedJSON("the body is empty; send a JSON object") }
         do {
-            return try JSONDecoder().decode(T.self, from: data)
+            let value = try JSONDecoder().decode(T.self, from: data)
+            if let key = unknownKey(T.self, in: data) {
+                throw APIError.invalidParameter(name: key, reason: "is not supported by this server (fields it does not honour are refused, not ignored)")
+            }
+            return value
+        } catch let error as APIError {
+            throw error
         } catch let error as DecodingError {
             if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
                let key = keyHoldingUndecodableValue(type, in: data) {
