@@ -26,7 +26,7 @@ let package = Package(
             name: "nibble",
             dependencies: [
                 "NibbleServer", "NibbleEngine", "NibbleGeneration", "NibbleModels", "NibbleQuant",
-                "NibbleFormats", "NibbleTokenizer", "NibbleKernels",
+                "NibbleFormats", "NibbleTokenizer", "NibbleKernels", "NibbleTemplates",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -37,6 +37,7 @@ let package = Package(
             name: "NibbleServer",
             dependencies: [
                 "NibbleEngine", "NibbleGeneration", "NibbleModels", "NibbleQuant", "NibbleTokenizer", "NibbleFormats",
+                "NibbleTemplates",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -54,7 +55,7 @@ let package = Package(
         ),
         .target(
             name: "NibbleModels",
-            dependencies: ["NibbleQuant", "NibbleFormats", "NibbleTokenizer", "NibbleKernels"],
+            dependencies: ["NibbleQuant", "NibbleFormats", "NibbleTokenizer", "NibbleKernels", "NibbleTemplates"],
             swiftSettings: optimized
         ),
         .target(
@@ -95,7 +96,7 @@ let package = Package(
             name: "NibbleGenerationTests",
             dependencies: ["NibbleGeneration", "NibbleEngine", "NibbleModels", "NibbleTokenizer", "NibbleTestSupport", "NibbleTestFakes"]
         ),
-        .testTarget(name: "NibbleCLITests", dependencies: ["nibble", "NibbleTokenizer", "NibbleTestSupport"]),
+        .testTarget(name: "NibbleCLITests", dependencies: ["nibble", "NibbleTokenizer", "NibbleTemplates", "NibbleTestSupport"]),
         .testTarget(
             name: "NibbleHubTests",
             dependencies: [
@@ -109,6 +110,7 @@ let package = Package(
             name: "NibbleServerTests",
             dependencies: [
                 "NibbleServer", "NibbleEngine", "NibbleModels", "NibbleQuant", "NibbleTestSupport", "NibbleTestFakes",
+                "NibbleTemplates", "NibbleTokenizer",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),

@@ -32,6 +32,8 @@ public enum ModelLoader {
             throw ModelError.unsupportedArchitecture(config.architectures.first ?? config.modelType)
         }
         let generationConfig = try GenerationConfig(directory: directory)
+        // Read before the weights, so a broken template fails the load at once.
+        let chatTemplate = try ModelChatTemplate.load(directory: directory, configured: options.chatTemplate)
         options.progress?(0, "reading tokenizer")
         let tokenizer: any Tokenizer
         switch location {
@@ -97,7 +99,8 @@ public enum ModelLoader {
         }
         options.progress?(1, "ready")
         return LoadedModel(directory: directory, model: model, tokenizer: tokenizer, adapter: adapter, config: config,
-                           generationConfig: generationConfig, eosTokenIds: eos, memory: memory, placement: builder.plan)
+                           generationConfig: generationConfig, eosTokenIds: eos, memory: memory, placement: builder.plan,
+                           chatTemplate: chatTemplate)
     }
 }
 
