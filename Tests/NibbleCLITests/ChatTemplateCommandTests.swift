@@ -1,4 +1,5 @@
 import Foundation
+import NibbleTemplates
 import NibbleTestSupport
 import Testing
 
@@ -14,6 +15,20 @@ struct ChatTemplateCommandTests {
         return url
     }
 
+    /// The fixture's conversations as JSON text in their original key order (templates print it with `tojson`).
+    static func orderedConversations() throws -> [String: (messages: String, tools: String?)] {
+        let text = try String(contentsOf: SharedFixtures.reference("chat-templates/chat-templates.json"), encoding: .utf8)
+        guard case .dict(let root) = try TemplateJSON.parse(text), case .dict(let conversations)? = root["conversations"] else {
+            throw TemplateError.runtime("fixture")
+        }
+        var out: [String: (String, String?)] = [:]
+        for (name, value) in conversations.pairs {
+            guard case .dict(let c) = value, let messages = c["messages"] else { continue }
+            out[name] = (try TemplateJSON.serialize(messages), try c["tools"].map(TemplateJSON.serialize))
+        }
+        return out
+    }
+
     static func reference() throws -> (templates: [[String: Any]], conversations: [String: Any]) {
         let data = try Data(contentsOf: SharedFixtures.reference("chat-templates/chat-templates.json"))
         let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -22,17 +37,19 @@ struct ChatTemplateCommandTests {
 
     @Test func rendersExactlyWhatTransformersRenders() throws {
         let (templates, conversations) = try Self.reference()
+        let ordered = try Self.orderedConversations()
         // Llama 3.1 prints strftime_now's date; SmolLM3 reads a system-prompt flag; Mistral refuses a conversation.
         for name in ["meta-llama-Llama-3.1-8B-Instruct", "HuggingFaceTB-SmolLM3-3B", "mistralai-Mistral-Nemo-Instruct-2407"] {
             let template = try #require(templates.first { $0["name"] as? String == name })
             for c in try #require(template["cases"] as? [[String: Any]]) {
                 let conversationName = try #require(c["conversation"] as? String)
                 let conversation = try #require(conversations[conversationName] as? [String: Any])
+                let json = try #require(ordered[conversationName])
                 var files: [String: Data] = [
                     "template.jinja": Data(try #require(template["template"] as? String).utf8),
-                    "messages.json": try JSONSerialization.data(withJSONObject: try #require(conversation["messages"])),
+                    "messages.json": Data(json.messages.utf8),
                 ]
-                if let tools = conversation["tools"] { files["tools.json"] = try JSONSerialization.data(withJSONObject: tools) }
+                if let tools = json.tools { files["tools.json"] = Data(tools.utf8) }
                 let directory = try Self.files(files)
                 defer { try? FileManager.default.removeItem(at: directory) }
                 var arguments = ["chat-template", "--template", directory.appendingPathComponent("template.jinja").path,

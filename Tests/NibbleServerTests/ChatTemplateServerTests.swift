@@ -123,23 +123,30 @@ struct ChatTemplateServerTests {
 
     @Test func openAIToolMessagesReachTheTemplateInTransformersShape() async throws {
         // OpenAI sends tool-call arguments as a JSON string; templates receive the object (transformers' shape).
+        // The body is written in the fixture's key order, which `tojson` shows.
         let reference = try ChatReferences.rendering(template: "Qwen-Qwen2.5-7B-Instruct", conversation: "tool_call_and_result")
-        var messages = try #require(reference.conversation["messages"] as? [[String: Any]])
-        var assistant = messages[1]
-        var call = try #require((assistant["tool_calls"] as? [[String: Any]])?.first)
-        var function = try #require(call["function"] as? [String: Any])
-        function["arguments"] = String(decoding: try JSONSerialization.data(withJSONObject: function["arguments"]!), as: UTF8.self)
-        call["function"] = function
-        assistant["tool_calls"] = [call]
-        messages[1] = assistant
+        let fixture = try String(contentsOf: SharedFixtures.reference("chat-templates/chat-templates.json"), encoding: .utf8)
+        guard case .dict(let root) = try TemplateJSON.parse(fixture), case .dict(let conversations)? = root["conversations"],
+              case .dict(let conversation)? = conversations["tool_call_and_result"], case .list(var messages)? = conversation["messages"],
+              let tools = conversation["tools"], case .dict(var assistant) = messages[1],
+              case .list(var calls)? = assistant["tool_calls"], case .dict(var call) = calls[0],
+              case .dict(var function)? = call["function"], let arguments = function["arguments"] else {
+            throw TemplateError.runtime("fixture shape")
+        }
+        function["arguments"] = .string(try TemplateJSON.serialize(arguments))
+        call["function"] = .dict(function)
+        calls[0] = .dict(call)
+        assistant["tool_calls"] = .list(calls)
+        messages[1] = .dict(assistant)
+        func body(_ model: String) throws -> String {
+            try TemplateJSON.serialize(.dict(OrderedDict([("model", .string(model)), ("messages", .list(messages)), ("tools", tools)])))
+        }
         try await withModels { server in
-            let applied = try await http(server.port, "POST", "/apply-template",
-                                         json: ["model": "qwen-template", "messages": messages, "tools": reference.conversation["tools"]!]).json()
+            let applied = try await http(server.port, "POST", "/apply-template", raw: try body("qwen-template")).json()
             #expect(applied["prompt"] as? String == reference.text)
 
             // Generation does not parse tool calls, so `tools` there is refused, naming the field.
-            let refused = try await http(server.port, "POST", "/v1/chat/completions",
-                                         json: ["model": "qwen-template", "messages": messages, "tools": reference.conversation["tools"]!])
+            let refused = try await http(server.port, "POST", "/v1/chat/completions", raw: try body("qwen-template"))
             #expect(refused.status == 400)
             #expect((try refused.json()["error"] as? [String: Any])?["param"] as? String == "tools")
         }

@@ -6,6 +6,8 @@ import NibbleTemplates
 struct TemplateValueDTO: Decodable, Sendable {
     var value: Value
 
+    init(_ value: Value) { self.value = value }
+
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
@@ -23,6 +25,19 @@ struct TemplateValueDTO: Decodable, Sendable {
         } else {
             let object = try container.decode([String: TemplateValueDTO].self)
             value = .dict(OrderedDict(object.keys.sorted().map { ($0, object[$0]!.value) }))
+        }
+    }
+}
+
+extension ChatCompletionRequestDTO {
+    /// Replaces the generic JSON fields with the same values read from the raw body in the sender's key order,
+    /// which templates show (`tools | tojson`, `arguments | tojson`, `.items()`).
+    mutating func keepKeyOrder(from body: Data) {
+        guard case .dict(let root)? = try? TemplateJSON.parse(String(decoding: body, as: UTF8.self)) else { return }
+        if case .list(let list)? = root["messages"], messages?.count == list.count { messages = list.map(TemplateValueDTO.init) }
+        if let value = root["tools"], tools != nil { tools = TemplateValueDTO(value) }
+        if case .dict(let kwargs)? = root["chat_template_kwargs"], chatTemplateKwargs != nil {
+            chatTemplateKwargs = Dictionary(kwargs.pairs.map { ($0.0, TemplateValueDTO($0.1)) }, uniquingKeysWith: { $1 })
         }
     }
 }

@@ -77,7 +77,7 @@ struct GenerationController<Context: RequestContext>: Sendable {
 
     func chatCompletions(_ request: Request) async throws -> Response {
         var request = request
-        let dto = try await JSONBody.decode(ChatCompletionRequestDTO.self, from: &request, limits: body)
+        let dto = try await chatBody(&request)
         let validated = try validator.chat(dto)
         let events = try submit(validated, label: "/v1/chat/completions")
         let id = Self.newId("chatcmpl-")
@@ -124,8 +124,17 @@ struct GenerationController<Context: RequestContext>: Sendable {
 
     func applyTemplate(_ request: Request) async throws -> Response {
         var request = request
-        let dto = try await JSONBody.decode(ChatCompletionRequestDTO.self, from: &request, limits: body)
+        let dto = try await chatBody(&request)
         return try json(ApplyTemplateResponseDTO(prompt: try validator.applyTemplate(dto)))
+    }
+
+    /// A chat body, its message and tool objects in the sender's key order (the decoder does not keep it).
+    private func chatBody(_ request: inout Request) async throws -> ChatCompletionRequestDTO {
+        var dto = try await JSONBody.decode(ChatCompletionRequestDTO.self, from: &request, limits: body)
+        // The body was read whole and put back as one buffer, so this reads no more from the connection.
+        let raw = try await request.body.collect(upTo: body.maxBytes)
+        dto.keepKeyOrder(from: Data(raw.readableBytesView))
+        return dto
     }
 
     /// The OpenAI stream after any opening chunk: a chunk per piece of text, then one carrying `finish_reason`
