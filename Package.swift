@@ -26,7 +26,7 @@ let package = Package(
             name: "nibble",
             dependencies: [
                 "NibbleServer", "NibbleEngine", "NibbleGeneration", "NibbleModels", "NibbleQuant",
-                "NibbleFormats", "NibbleTokenizer", "NibbleKernels",
+                "NibbleFormats", "NibbleTokenizer", "NibbleKernels", "NibbleTemplates",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -38,6 +38,7 @@ let package = Package(
             dependencies: [
                 "NibbleEngine", "NibbleGeneration", "NibbleModels", "NibbleQuant", "NibbleTokenizer", "NibbleFormats",
                 "NibbleKernels",
+                "NibbleTemplates",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -55,7 +56,7 @@ let package = Package(
         ),
         .target(
             name: "NibbleModels",
-            dependencies: ["NibbleQuant", "NibbleFormats", "NibbleTokenizer", "NibbleKernels"],
+            dependencies: ["NibbleQuant", "NibbleFormats", "NibbleTokenizer", "NibbleKernels", "NibbleTemplates"],
             swiftSettings: optimized
         ),
         .target(
@@ -93,14 +94,14 @@ let package = Package(
         .testTarget(name: "NibbleQuantTests", dependencies: ["NibbleQuant", "NibbleKernels", "NibbleTestSupport"]),
         .testTarget(
             name: "NibbleModelsTests",
-            dependencies: ["NibbleModels", "NibbleQuant", "NibbleFormats", "NibbleTokenizer", "NibbleKernels", "NibbleTestSupport"]
+            dependencies: ["NibbleModels", "NibbleQuant", "NibbleFormats", "NibbleTokenizer", "NibbleKernels", "NibbleTemplates", "NibbleTestSupport"]
         ),
         .testTarget(
             name: "NibbleGenerationTests",
             dependencies: ["NibbleGeneration", "NibbleEngine", "NibbleModels", "NibbleKernels", "NibbleTokenizer", "NibbleTestSupport",
                            "NibbleTestFakes"]
         ),
-        .testTarget(name: "NibbleCLITests", dependencies: ["nibble", "NibbleTokenizer", "NibbleTestSupport"]),
+        .testTarget(name: "NibbleCLITests", dependencies: ["nibble", "NibbleTokenizer", "NibbleTemplates", "NibbleTestSupport"]),
         .testTarget(
             name: "NibbleHubTests",
             dependencies: [
@@ -114,6 +115,7 @@ let package = Package(
             name: "NibbleServerTests",
             dependencies: [
                 "NibbleServer", "NibbleEngine", "NibbleModels", "NibbleQuant", "NibbleTestSupport", "NibbleTestFakes",
+                "NibbleTemplates", "NibbleTokenizer",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),

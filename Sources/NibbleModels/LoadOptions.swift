@@ -13,6 +13,8 @@ public struct LoadOptions: Sendable {
     /// A `BitsAndBytesConfig` as JSON (transformers' field names), applied while loading.
     /// A checkpoint's own `quantization_config` is used when this is nil.
     public var quantizationConfigJSON: Data?
+    /// A chat template that replaces the checkpoint's own (`chat_template` in the model's configuration).
+    public var chatTemplate: ChatTemplateTexts?
     /// Called as loading advances (fraction 0...1 and what is being done).
     public var progress: (@Sendable (Double, String) -> Void)?
 

@@ -18,21 +18,15 @@ public struct LoadedModel: Sendable {
     public let memory: WeightMemoryReport
     /// The tier each module was placed on.
     public let placement: PlacementPlan
-    /// The chat template the model file carries (GGUF `tokenizer.chat_template`), if any.
-    public let embeddedChatTemplate: String?
-    /// BOS token string (e.g. `<s>`, `<|im_start|>`) for rendering chat templates, when known.
-    public let bosToken: String?
-    /// EOS token string (e.g. `</s>`, `<|im_end|>`) for rendering chat templates, when known.
-    public let eosToken: String?
+    /// The checkpoint's chat template (or the operator's override); nil when it has none and the adapter's
+    /// format applies (`chatFormat()`).
+    public let chatTemplate: ModelChatTemplate?
 
     public init(directory: URL, model: any LanguageModel, tokenizer: any Tokenizer, adapter: any ModelAdapter,
                 config: ModelConfig, generationConfig: GenerationConfig, eosTokenIds: [Int], memory: WeightMemoryReport,
-                placement: PlacementPlan = PlacementPlan(assignments: []), embeddedChatTemplate: String? = nil,
-                bosToken: String? = nil, eosToken: String? = nil) {
+                placement: PlacementPlan = PlacementPlan(assignments: []), chatTemplate: ModelChatTemplate? = nil) {
         self.placement = placement
-        self.embeddedChatTemplate = embeddedChatTemplate
-        self.bosToken = bosToken
-        self.eosToken = eosToken
+        self.chatTemplate = chatTemplate
         self.directory = directory
         self.model = model
         self.tokenizer = tokenizer
@@ -41,6 +35,13 @@ public struct LoadedModel: Sendable {
         self.generationConfig = generationConfig
         self.eosTokenIds = eosTokenIds
         self.memory = memory
+    }
+}
+
+extension LoadedModel {
+    /// How chats are written for this model: its own template, else the adapter's format.
+    public func chatFormat() throws -> ModelChatTemplate {
+        try chatTemplate ?? ModelChatTemplate(adapter: adapter)
     }
 }
 

@@ -7,6 +7,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case invalidWeight(name: String, reason: String)
     case invalidOptions(String)
     case invalidAdapter(path: String, reason: String)
+    /// A chat template that cannot be read or parsed; `origin` is where it came from.
+    case invalidChatTemplate(origin: String, reason: String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case .invalidWeight(let name, let reason): return "weight '\(name)': \(reason)"
         case .invalidOptions(let reason): return reason
         case .invalidAdapter(let path, let reason): return "\(path): \(reason)"
+        case .invalidChatTemplate(let origin, let reason): return "chat template from \(origin): \(reason)"
         }
     }
 }

@@ -34,6 +34,8 @@ public enum ModelLoader {
         let config = try ModelConfig(directory: directory)
         let family = try ModelFamilies.resolve(config)
         let generationConfig = try GenerationConfig(directory: directory)
+        // Read before the weights, so a broken template fails the load at once.
+        let chatTemplate = try ModelChatTemplate.load(directory: directory, configured: options.chatTemplate)
         options.progress?(0, "reading tokenizer")
         let tokenizer: any Tokenizer
         switch location {
@@ -103,7 +105,8 @@ public enum ModelLoader {
         }
         options.progress?(1, "ready")
         return LoadedModel(directory: directory, model: model, tokenizer: tokenizer, adapter: adapter, config: config,
-                           generationConfig: generationConfig, eosTokenIds: eos, memory: memory, placement: builder.plan)
+                           generationConfig: generationConfig, eosTokenIds: eos, memory: memory, placement: builder.plan,
+                           chatTemplate: chatTemplate)
     }
 }
 

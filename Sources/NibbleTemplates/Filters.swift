@@ -9,6 +9,14 @@ enum Filters {
         "striptags", "sum", "title", "tojson", "trim", "truncate", "unique", "upper", "wordcount",
     ]
 
+    /// Python's `str.replace`, refusing before building a result past the size limit.
+    static func replace(_ s: String, _ old: String, _ new: String, _ count: Int, _ interp: Interpreter) throws -> String {
+        let slots = old.isEmpty ? s.unicodeScalars.count + 1 : s.components(separatedBy: old).count - 1
+        let replaced = count < 0 ? slots : min(slots, count)
+        try interp.checkSize(bytes: s.utf8.count + replaced * max(0, new.utf8.count - old.utf8.count))
+        return replace(s, old, new, count)
+    }
+
     static func replace(_ s: String, _ old: String, _ new: String, _ count: Int) -> String {
         if old.isEmpty {
             // Python inserts `new` between every character (and at both ends).
@@ -33,6 +41,12 @@ enum Filters {
             n += 1
         }
         return out + rest
+    }
+
+    /// An optional argument, with an explicit None read as not given (as jinja2's `attribute=None`).
+    private static func given(_ v: Value?) -> Value? {
+        guard let v, !v.isNone else { return nil }
+        return v
     }
 
     private static func undefinedCheck(_ v: Value) throws {
@@ -81,7 +95,7 @@ enum Filters {
             let boolean = args.value(1, "boolean")?.isTruthy ?? false
             return v.isUndefined || (boolean && !v.isTruthy) ? fallback : v
         case "safe": return v
-        case "string": return .string(v.pythonString)
+        case "string": return .string(try interp.text(v))
         case "escape", "e", "forceescape":
             var s = v.pythonString
             for (a, b) in [("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\"", "&#34;"), ("'", "&#39;")] { s = s.replacingOccurrences(of: a, with: b) }
@@ -106,7 +120,7 @@ enum Filters {
         case "replace":
             guard let old = args.value(0, "old"), let new = args.value(1, "new") else { throw TemplateError.type("replace needs old and new") }
             let count = try int(args, 2, "count", -1)
-            return .string(try interp.checkSize(replace(v.pythonString, old.pythonString, new.pythonString, count)))
+            return .string(try interp.checkSize(try replace(v.pythonString, old.pythonString, new.pythonString, count, interp)))
         case "length", "count":
             switch v {
             case .string(let s): return .int(s.unicodeScalars.count)
@@ -129,8 +143,10 @@ enum Filters {
         case "join":
             let sep = args.value(0, "d")?.pythonString ?? ""
             var items = try interp.iterate(v)
-            if let attribute = args.value(1, "attribute") { items = try items.map { try lookupPath($0, attribute) } }
-            return .string(try interp.checkSize(items.map(\.pythonString).joined(separator: sep)))
+            if let attribute = given(args.value(1, "attribute")) { items = try items.map { try lookupPath($0, attribute) } }
+            let texts = try items.map { try interp.text($0) }
+            try interp.checkSize(bytes: texts.reduce(0) { $0 + $1.utf8.count } + sep.utf8.count * max(0, texts.count - 1))
+            return .string(try interp.checkSize(texts.joined(separator: sep)))
         case "items":
             if v.isUndefined { return .list([]) }
             guard case .dict(let d) = v else { throw TemplateError.type("can only get item pairs from a mapping.") }
@@ -148,13 +164,13 @@ enum Filters {
         case "sort":
             let reverse = args.value(0, "reverse")?.isTruthy ?? false
             let caseSensitive = args.value(1, "case_sensitive")?.isTruthy ?? false
-            let attribute = args.value(2, "attribute")
+            let attribute = given(args.value(2, "attribute"))
             return .list(try sorted(try interp.iterate(v), reverse: reverse) { item in
                 sortKey(try attribute.map { try lookupPath(item, $0) } ?? item, caseSensitive: caseSensitive)
             })
         case "unique":
             let caseSensitive = args.value(0, "case_sensitive")?.isTruthy ?? false
-            let attribute = args.value(1, "attribute")
+            let attribute = given(args.value(1, "attribute"))
             var seen: [Value] = []
             var out: [Value] = []
             for item in try interp.iterate(v) {
@@ -164,13 +180,13 @@ enum Filters {
             return .list(out)
         case "min", "max":
             let caseSensitive = args.value(0, "case_sensitive")?.isTruthy ?? false
-            let attribute = args.value(1, "attribute")
+            let attribute = given(args.value(1, "attribute"))
             let items = try sorted(try interp.iterate(v), reverse: name == "max") { item in
                 sortKey(try attribute.map { try lookupPath(item, $0) } ?? item, caseSensitive: caseSensitive)
             }
             return items.first ?? .undefined("No aggregated item, sequence was empty.")
         case "sum":
-            let attribute = args.value(0, "attribute")
+            let attribute = given(args.value(0, "attribute"))
             var total = args.value(1, "start") ?? .int(0)
             for item in try interp.iterate(v) {
                 total = try Operators.binary("+", total, try attribute.map { try lookupPath(item, $0) } ?? item, interp)
@@ -218,7 +234,7 @@ enum Filters {
             let width = try int(args, 0, "width", 80)
             guard let center = Members.stringMethod(v.pythonString, "center") else { return v }
             return try center.body(Arguments(positional: [.int(width)]), interp)
-        case "indent": return .string(try interp.checkSize(try indent(v.pythonString, args)))
+        case "indent": return .string(try interp.checkSize(try indent(v.pythonString, args, interp)))
         case "truncate":
             let s = v.pythonString
             let length = try int(args, 0, "length", 255)
@@ -259,7 +275,9 @@ enum Filters {
         case "attr":
             guard case .string(let attribute)? = args.positional.first else { throw TemplateError.type("attr needs a name") }
             return try Members.attribute(v, attribute)
-        case "tojson": return .string(try interp.checkSize(try tojson(v, args)))
+        case "tojson":
+            _ = try interp.text(v)
+            return .string(try interp.checkSize(try tojson(v, args)))
         case "map": return .list(try map(v, args, interp))
         case "select", "reject", "selectattr", "rejectattr": return .list(try select(name, v, args, interp))
         default: throw TemplateError.runtime("TemplateRuntimeError: No filter named '\(name)'.")
@@ -288,7 +306,7 @@ enum Filters {
     }
 
     /// jinja2 3.x `indent(width=4, first=False, blank=False)`.
-    private static func indent(_ s: String, _ args: Arguments) throws -> String {
+    private static func indent(_ s: String, _ args: Arguments, _ interp: Interpreter) throws -> String {
         let indention: String
         switch args.value(0, "width") {
         case .string(let w)?: indention = w
@@ -300,6 +318,7 @@ enum Filters {
         let first = args.value(1, "first")?.isTruthy ?? false
         let blank = args.value(2, "blank")?.isTruthy ?? false
         var lines = PythonString.splitlines(s + "\n")
+        try interp.checkSize(bytes: s.utf8.count + (lines.count + 1) * indention.utf8.count)
         var rv: String
         if blank {
             rv = lines.joined(separator: "\n" + indention)

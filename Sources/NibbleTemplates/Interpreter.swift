@@ -58,6 +58,46 @@ final class Interpreter {
         return s
     }
 
+    /// Throws when text of `bytes` bytes would pass the size limit; called before building large text.
+    func checkSize(bytes: Int) throws {
+        if bytes > limits.maxOutputBytes { throw TemplateError.limit("text longer than \(limits.maxOutputBytes) bytes") }
+    }
+
+    /// `str(value)`, refusing before it is built when a list or dict would print past the size limit (a list
+    /// can repeat one large string many times without holding more memory).
+    func text(_ value: Value) throws -> String {
+        switch value {
+        case .list, .dict:
+            var budget = limits.maxOutputBytes
+            guard Self.fits(value, &budget, depth: 0) else { throw TemplateError.limit("text longer than \(limits.maxOutputBytes) bytes") }
+            return value.pythonString
+        default:
+            return value.pythonString
+        }
+    }
+
+    /// Whether `value` printed (as repr or JSON, within a small factor) fits in `budget` bytes; stops early.
+    static func fits(_ value: Value, _ budget: inout Int, depth: Int) -> Bool {
+        guard depth < 200 else { return false }
+        switch value {
+        case .string(let s): budget -= s.utf8.count * 2 + 2
+        case .list(let items):
+            budget -= 2
+            for item in items {
+                budget -= 2
+                if budget < 0 || !fits(item, &budget, depth: depth + 1) { return false }
+            }
+        case .dict(let d):
+            budget -= 2
+            for (key, item) in d.pairs {
+                budget -= key.utf8.count * 2 + 4
+                if budget < 0 || !fits(item, &budget, depth: depth + 1) { return false }
+            }
+        default: budget -= 24
+        }
+        return budget >= 0
+    }
+
     func checkCount(_ n: Int) throws {
         if n > limits.maxItems { throw TemplateError.limit("more than \(limits.maxItems) items in a list") }
     }
@@ -93,7 +133,7 @@ final class Interpreter {
         case .text(let t):
             try write(t)
         case .output(let e):
-            try write(try eval(e, scope).pythonString)
+            try write(try text(try eval(e, scope)))
         case .ifChain(let branches, let otherwise):
             for (condition, body) in branches where try eval(condition, scope).isTruthy {
                 return try run(body, scope)
@@ -114,11 +154,11 @@ final class Interpreter {
             let caller = makeMacro("caller", params, body, scope)
             var a = try arguments(args, scope)
             a.keyword.append(("caller", .callable(caller)))
-            try write(try callValue(try eval(callee, scope), a).pythonString)
+            try write(try text(try callValue(try eval(callee, scope), a)))
         case .filterBlock(let filters, let body):
             var value = Value.string(try capture(body, scope))
             for f in filters { value = try applyFilter(f.name, value, try arguments(f.arguments, scope)) }
-            try write(value.pythonString)
+            try write(try text(value))
         case .breakLoop:
             return .breakLoop
         case .continueLoop:

@@ -12,6 +12,11 @@ public enum TemplateJSON {
         return value
     }
 
+    /// `json.dumps(value, ensure_ascii=False)`: compact JSON with Python's separators, keys in insertion order.
+    public static func serialize(_ value: Value) throws -> String {
+        try dumps(value, ensureASCII: false, indent: nil, separators: nil, sortKeys: false)
+    }
+
     /// Python's `json.dumps(value, ensure_ascii=, indent=, separators=, sort_keys=)`.
     static func dumps(_ value: Value, ensureASCII: Bool, indent: String?, separators: (String, String)?, sortKeys: Bool) throws -> String {
         let seps = separators ?? (indent == nil ? (", ", ": ") : (",", ": "))

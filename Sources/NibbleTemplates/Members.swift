@@ -144,7 +144,15 @@ enum Members {
             body = { a, _ in
                 var maxsplit = -1
                 if case .int(let m)? = a.value(1, "maxsplit") { maxsplit = m }
-                return .list(try PythonString.split(s, try str(a, 0, "sep"), maxsplit: name == "split" ? maxsplit : -1).map(Value.string))
+                let sep = try str(a, 0, "sep")
+                if name == "rsplit", maxsplit >= 0, let sep {
+                    // Split everywhere, then glue back the leftmost pieces beyond maxsplit.
+                    let parts = try PythonString.split(s, sep, maxsplit: -1)
+                    guard parts.count > maxsplit + 1 else { return .list(parts.map(Value.string)) }
+                    let keep = parts.count - maxsplit
+                    return .list(([parts[..<keep].joined(separator: sep)] + parts[keep...]).map(Value.string))
+                }
+                return .list(try PythonString.split(s, sep, maxsplit: name == "split" ? maxsplit : -1).map(Value.string))
             }
         case "splitlines": body = { a, _ in .list(PythonString.splitlines(s, keepends: a.value(0, "keepends")?.isTruthy ?? false).map(Value.string)) }
         case "startswith": body = { a, _ in .bool(try affixes(a).contains { s.unicodeScalars.starts(with: $0.unicodeScalars) }) }
@@ -154,7 +162,7 @@ enum Members {
                 guard let old = try str(a, 0, "old"), let new = try str(a, 1, "new") else { throw TemplateError.type("replace() takes 2 arguments") }
                 var count = -1
                 if case .int(let c)? = a.value(2, "count") { count = c }
-                return .string(try interp.checkSize(Filters.replace(s, old, new, count)))
+                return .string(try interp.checkSize(try Filters.replace(s, old, new, count, interp)))
             }
         case "find", "rfind", "index", "rindex", "count":
             body = { a, _ in
@@ -175,10 +183,12 @@ enum Members {
         case "join":
             body = { a, interp in
                 let items = try interp.iterate(a.value(0, "iterable") ?? .list([]))
-                return .string(try interp.checkSize(try items.map { v -> String in
+                let texts = try items.map { v -> String in
                     guard case .string(let t) = v else { throw TemplateError.type("sequence item: expected str instance, \(v.typeName) found") }
                     return t
-                }.joined(separator: s)))
+                }
+                try interp.checkSize(bytes: texts.reduce(0) { $0 + $1.utf8.count } + s.utf8.count * max(0, texts.count - 1))
+                return .string(try interp.checkSize(texts.joined(separator: s)))
             }
         case "format": body = { a, interp in .string(try interp.checkSize(try BraceFormat.format(s, a))) }
         case "isdigit": body = { _, _ in .bool(!s.isEmpty && s.unicodeScalars.allSatisfy { $0.properties.numericType != nil }) }

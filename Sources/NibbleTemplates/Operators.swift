@@ -37,7 +37,7 @@ enum Operators {
     private static func overflow() -> TemplateError { .runtime("OverflowError: integer result too large") }
 
     static func binary(_ op: String, _ l: Value, _ r: Value, _ interp: Interpreter) throws -> Value {
-        if op == "~" { return .string(try interp.checkSize(l.pythonString + r.pythonString)) }
+        if op == "~" { return .string(try interp.checkSize(try interp.text(l) + interp.text(r))) }
         switch (l, r) {
         case (.string(let a), .string(let b)) where op == "+": return .string(try interp.checkSize(a + b))
         case (.list(let a), .list(let b)) where op == "+":
@@ -54,6 +54,7 @@ enum Operators {
             if count > 0 && a.count > interp.limits.maxItems / count { try interp.checkCount(interp.limits.maxItems + 1) }
             return .list(Array(repeating: a, count: count).flatMap { $0 })
         case (.string(let format), _) where op == "%":
+            _ = try interp.text(r)
             return .string(try interp.checkSize(try PercentFormat.format(format, r)))
         default: break
         }

@@ -29,12 +29,51 @@ public struct Template: Sendable {
     }
 
     /// Renders with the given variables. `now` is `strftime_now`'s clock, read in `timeZone`.
+    ///
+    /// Runs on its own thread with a large stack: a template can build values nested as deep as its operation
+    /// limit allows, and printing, comparing and finally releasing them recurses once per level.
     public func render(_ variables: [String: Value], now: @escaping @Sendable () -> Date = { Date() },
                        timeZone: TimeZone = .current) throws -> String {
-        let interp = Interpreter(limits: limits, now: now, timeZone: timeZone)
-        let scope = Scope(parent: nil)
-        scope.variables = variables
-        return try interp.render(nodes.map(\.node), scope: scope)
+        let job = RenderJob(nodes: nodes, variables: variables, limits: limits, now: now, timeZone: timeZone)
+        let thread = Thread { job.run() }
+        thread.stackSize = Self.renderStackBytes
+        thread.start()
+        job.done.wait()
+        return try job.result.get()
+    }
+
+    /// Stack reserved for a render (address space; pages are used only as deep as the render goes).
+    static let renderStackBytes = 1 << 29
+}
+
+/// One render handed to its thread; `done` is signalled once `result` is set.
+private final class RenderJob: @unchecked Sendable {
+    let nodes: [NodeBox]
+    let variables: [String: Value]
+    let limits: TemplateLimits
+    let now: @Sendable () -> Date
+    let timeZone: TimeZone
+    let done = DispatchSemaphore(value: 0)
+    var result: Result<String, any Error> = .success("")
+
+    init(nodes: [NodeBox], variables: [String: Value], limits: TemplateLimits, now: @escaping @Sendable () -> Date,
+         timeZone: TimeZone) {
+        self.nodes = nodes
+        self.variables = variables
+        self.limits = limits
+        self.now = now
+        self.timeZone = timeZone
+    }
+
+    func run() {
+        // Everything the render builds is created and released inside this call, on the large stack.
+        result = Result {
+            let interp = Interpreter(limits: limits, now: now, timeZone: timeZone)
+            let scope = Scope(parent: nil)
+            scope.variables = variables
+            return try interp.render(nodes.map(\.node), scope: scope)
+        }
+        done.signal()
     }
 }
 

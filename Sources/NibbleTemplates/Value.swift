@@ -33,8 +33,10 @@ public enum Value: Sendable {
         }
     }
 
-    var isUndefined: Bool { if case .undefined = self { return true } else { return false } }
-    var isNone: Bool { if case .none = self { return true } else { return false } }
+    /// Whether this is jinja2's `Undefined`.
+    public var isUndefined: Bool { if case .undefined = self { return true } else { return false } }
+    /// Whether this is Python's `None`.
+    public var isNone: Bool { if case .none = self { return true } else { return false } }
 
     /// The Python type name, as error messages show it.
     var typeName: String {
@@ -111,13 +113,14 @@ public final class Callable: @unchecked Sendable {
 
 // MARK: - Building values from Swift
 
+// Deliberately not ExpressibleByNilLiteral: a `nil` meant as "no value" (`Value?`) would silently become
+// Python's None.
 extension Value: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
-    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
     public init(stringLiteral value: String) { self = .string(value) }
     public init(integerLiteral value: Int) { self = .int(value) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(arrayLiteral elements: Value...) { self = .list(elements) }
     public init(dictionaryLiteral elements: (String, Value)...) { self = .dict(OrderedDict(elements)) }
-    public init(nilLiteral: ()) { self = .none }
 }

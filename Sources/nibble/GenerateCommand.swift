@@ -5,6 +5,7 @@ import NibbleEngine
 import NibbleGeneration
 import NibbleKernels
 import NibbleModels
+import NibbleTemplates
 
 /// `nibble generate`: one prompt, one completion, streamed to the terminal or printed as JSON. It runs on the
 /// same engine as the server (KV block pool, batched steps), with one sequence.
@@ -42,7 +43,7 @@ struct Generate: AsyncParsableCommand {
     @Option(name: .long, parsing: .singleValue, help: "A stop string (repeatable); excluded from the output.")
     var stop: [String] = []
 
-    @Flag(name: .long, help: "Format the prompt with the adapter's chat template (e.g. ### Human: … ### Assistant:).")
+    @Flag(name: .long, help: "Send the prompt as a user message in the model's chat template (the adapter's format, e.g. ### Human: … ### Assistant:, when the model has none).")
     var chat = false
 
     @Flag(name: .long, help: "Print one JSON object with input_ids, new_ids, text, finish_reason and timings.")
@@ -71,15 +72,22 @@ struct Generate: AsyncParsableCommand {
         if let minP { parameters.minP = minP }
         if let repetitionPenalty { parameters.repetitionPenalty = repetitionPenalty }
         parameters.seed = seed
-        parameters.stopStrings = stop + (chat ? loaded.adapter.defaultStopStrings : [])
+        let format: ModelChatTemplate?
+        do { format = chat ? try loaded.chatFormat() : nil } catch { throw CLIError("\(error)") }
+        parameters.stopStrings = stop + (format?.stopStrings ?? [])
         do {
             parameters = try parameters.validated()
         } catch {
             throw ValidationError("\(error)")
         }
 
-        let text = chat ? loaded.adapter.chatPrompt([ChatMessage(role: "user", content: prompt)]) : prompt
-        let inputIds = loaded.tokenizer.encode(text, addSpecialTokens: true)
+        var text = prompt
+        if let format {
+            do { text = try format.render(messages: [["role": "user", "content": .string(prompt)]]) } catch {
+                throw CLIError("chat template from \(format.origin): \(error)")
+            }
+        }
+        let inputIds = loaded.tokenizer.encode(text, addSpecialTokens: format?.tokenizeWithSpecialTokens ?? true)
         // A pool sized for this one sequence: the engine never holds more than the prompt and its output.
         let positions = min(loaded.model.maxContextLength, inputIds.count + max(parameters.maxNewTokens, 1))
         let probe = loaded.model.makeCache(capacity: 1)

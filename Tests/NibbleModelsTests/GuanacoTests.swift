@@ -31,9 +31,9 @@ import Testing
         #expect(adapter.modules["model.layers.1.self_attn.q_proj"]?.scaling == 2)
     }
 
-    @Test func guanacoPromptAndStops() {
+    @Test func guanacoPromptAndStops() throws {
         let adapter = GuanacoAdapter()
-        let prompt = adapter.chatPrompt([ChatMessage(role: "user", content: "What is NF4?")])
+        let prompt = try adapter.chatPrompt([ChatMessage(role: "user", content: "What is NF4?")])
         #expect(prompt.hasSuffix("\n### Human: What is NF4?\n### Assistant:"))
         #expect(prompt.hasPrefix(GuanacoAdapter.defaultSystem))
         #expect(adapter.defaultStopStrings == ["###"])

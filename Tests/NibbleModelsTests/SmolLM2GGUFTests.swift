@@ -3,6 +3,7 @@ import NibbleFormats
 import NibbleModels
 import NibbleTestSupport
 import NibbleTokenizer
+import NibbleTemplates
 import Testing
 
 /// A real chat model from a GGUF file (SmolLM2-135M-Instruct, Q4_1 with a Q8_0 embedding) against transformers
@@ -27,10 +28,10 @@ struct SmolLM2GGUFTests {
 
     @Test func chatTemplateAndSpecialTokensFromMetadata() throws {
         let loaded = try Self.loaded.get()
-        struct Reference: Decodable { let chat_template: String }
-        let reference = try SharedFixtures.decodeReference(Reference.self, Self.referenceName + ".json")
-        #expect(loaded.embeddedChatTemplate == reference.chat_template)
-        #expect(loaded.bosToken == "<|im_start|>" && loaded.eosToken == "<|im_end|>")
+        let template = try #require(loaded.chatTemplate, "the file carries tokenizer.chat_template")
+        #expect(template.origin == "the weights file")
+        #expect(template.specialTokens["bos_token"]?.stringValue == "<|im_start|>")
+        #expect(template.specialTokens["eos_token"]?.stringValue == "<|im_end|>")
         #expect(loaded.eosTokenIds == [2])
         #expect(loaded.tokenizer.isSpecial(1) && loaded.tokenizer.isSpecial(2) && !loaded.tokenizer.isSpecial(504))
         #expect(!loaded.tokenizer.addsBosToken, "tokenizer.ggml.add_bos_token is false")

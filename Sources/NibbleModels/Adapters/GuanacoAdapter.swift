@@ -15,14 +15,13 @@ public struct GuanacoAdapter: ModelAdapter {
         "A chat between a curious human and an artificial intelligence assistant. "
         + "The assistant gives helpful, detailed, and polite answers to the human's questions."
 
-    public func chatPrompt(_ messages: [ChatMessage]) -> String {
-        let system = messages.first(where: { $0.role == "system" })?.content ?? Self.defaultSystem
-        var prompt = system
-        for message in messages where message.role != "system" {
-            let role = message.role == "assistant" ? "Assistant" : "Human"
-            prompt += "\n### \(role): \(message.content)"
-        }
-        return prompt + "\n### Assistant:"
+    /// The first system message (or `defaultSystem`), then `\n### Human: …` and `\n### Assistant: …` turns.
+    public var chatTemplate: String {
+        #"{% set system = messages | selectattr('role', 'in', ['system', 'developer']) | first %}"#
+            + #"{{ system['content'] if system is defined else "\#(Self.defaultSystem)" }}"#
+            + #"{% for message in messages if message['role'] not in ['system', 'developer'] %}"#
+            + #"{{ '\n### ' + ('Assistant' if message['role'] == 'assistant' else 'Human') + ': ' + message['content'] }}"#
+            + #"{% endfor %}{% if add_generation_prompt %}{{ '\n### Assistant:' }}{% endif %}"#
     }
 
     public var defaultStopStrings: [String] { ["###"] }

@@ -4,17 +4,13 @@ public struct LlamaAdapter: ModelAdapter {
 
     public var name: String { "llama" }
 
-    /// Base models have no chat format; a transcript with role labels is the least surprising prompt.
-    public func chatPrompt(_ messages: [ChatMessage]) -> String {
-        var prompt = ""
-        for message in messages {
-            switch message.role {
-            case "system": prompt += message.content + "\n\n"
-            case "assistant": prompt += "Assistant: " + message.content + "\n"
-            default: prompt += "User: " + message.content + "\n"
-            }
-        }
-        return prompt + "Assistant:"
+    /// Base models have no chat format; a transcript with role labels is the least surprising prompt
+    /// (`system` and `developer` text first, then `User: …` and `Assistant: …` lines).
+    public var chatTemplate: String {
+        #"{% for message in messages %}{% if message['role'] in ['system', 'developer'] %}{{ message['content'] + '\n\n' }}"#
+            + #"{% elif message['role'] == 'assistant' %}{{ 'Assistant: ' + message['content'] + '\n' }}"#
+            + #"{% else %}{{ 'User: ' + message['content'] + '\n' }}{% endif %}{% endfor %}"#
+            + #"{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"#
     }
 
     public var defaultStopStrings: [String] { ["\nUser:"] }

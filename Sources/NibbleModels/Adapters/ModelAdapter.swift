@@ -1,3 +1,5 @@
+import NibbleTemplates
+
 /// One message of a chat conversation.
 public struct ChatMessage: Sendable, Equatable {
     /// "system", "user" or "assistant".
@@ -16,10 +18,18 @@ public struct ChatMessage: Sendable, Equatable {
 public protocol ModelAdapter: Sendable {
     /// The registry name used in configuration files (`adapter: guanaco`).
     var name: String { get }
-    /// Renders a conversation into the prompt the model was trained on, ending where the reply starts.
-    func chatPrompt(_ messages: [ChatMessage]) -> String
+    /// The prompt format as a Jinja chat template, used when the checkpoint brings no template of its own.
+    var chatTemplate: String { get }
     /// Strings that end a reply in this format (excluded from the output).
     var defaultStopStrings: [String] { get }
+}
+
+extension ModelAdapter {
+    /// Renders a conversation in this adapter's format, ending where the reply starts.
+    public func chatPrompt(_ messages: [ChatMessage]) throws -> String {
+        try ModelChatTemplate(adapter: self).render(
+            messages: messages.map { .dict(OrderedDict([("role", .string($0.role)), ("content", .string($0.content))])) })
+    }
 }
 
 /// The adapters Nibble knows, by registry name.

@@ -1,6 +1,7 @@
 import Foundation
 import NibbleFormats
 import NibbleQuant
+import NibbleTemplates
 import NibbleTokenizer
 
 /// Loads a llama-architecture GGUF file: config and tokenizer from its metadata, weights dequantized to
@@ -55,6 +56,18 @@ enum GGUFModelLoader {
             throw GGUFError.invalidMetadata(path: gguf.path, key: "llama.vocab_size",
                                             reason: "\(config.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) tokens")
         }
+        var specialTokens: [String: Value] = [:]
+        if let bos = specials.bos { specialTokens["bos_token"] = .string(bos) }
+        if let eos = specials.eos { specialTokens["eos_token"] = .string(eos) }
+        let chatTemplate = try ModelChatTemplate.load(
+            sources: ChatTemplateSource.standard(directory: url.deletingLastPathComponent(), configured: options.chatTemplate,
+                                                 embedded: try gguf.string("tokenizer.chat_template")).filter {
+                // The file's directory is not a checkpoint: only the operator's and the file's own template count.
+                if case .configured = $0 { return true }
+                if case .embedded = $0 { return true }
+                return false
+            },
+            specialTokens: specialTokens)
         let source = try GGUFTensorSource(gguf, config: config)
         try DecoderTensorCheck.run(family.architecture, layout: family.layout, source: source)
         var builder = WeightBuilder(archive: source, layout: family.layout, layerCount: family.architecture.layerCount,
@@ -81,7 +94,6 @@ enum GGUFModelLoader {
         options.progress?(1, "ready")
         return LoadedModel(directory: url, model: model, tokenizer: tokenizer, adapter: adapter, config: config,
                            generationConfig: GenerationConfig(), eosTokenIds: eos, memory: memory, placement: builder.plan,
-                           embeddedChatTemplate: try gguf.string("tokenizer.chat_template"),
-                           bosToken: specials.bos, eosToken: specials.eos)
+                           chatTemplate: chatTemplate)
     }
 }

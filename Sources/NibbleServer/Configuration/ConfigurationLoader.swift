@@ -176,10 +176,29 @@ public enum ConfigurationLoader {
         }
     }
 
+    /// A model's `chat_template`: inline Jinja text (it has a `{{` or `{%` tag) or a file path. Parsed here, so a
+    /// broken template is a start-up error naming the key.
+    static func chatTemplate(_ value: String, key: String, currentDirectory: URL) throws -> ChatTemplateTexts {
+        let texts: ChatTemplateTexts
+        if value.contains("{{") || value.contains("{%") {
+            texts = ChatTemplateTexts(single: value, origin: "configuration \(key)")
+        } else {
+            let url = resolve(value, against: currentDirectory)
+            do { texts = ChatTemplateTexts(single: try String(contentsOf: url, encoding: .utf8), origin: url.path) } catch {
+                throw ConfigurationError(key: key, reason: "is neither a template (no {{ or {% tag) nor a readable file: \(url.path)")
+            }
+        }
+        do { _ = try ModelChatTemplate(texts, specialTokens: [:]) } catch {
+            throw ConfigurationError(key: key, reason: "\(error)")
+        }
+        return texts
+    }
+
     private static func parseModel(name: String, node: Node, currentDirectory: URL,
                                    environment: [String: String]) throws -> ModelConfiguration {
         let section = try node.object()
-        try rejectUnknownKeys(section, known: ["path", "adapter", "lora", "quantization", "placement", "defaults"],
+        try rejectUnknownKeys(section, known: ["path", "adapter", "lora", "quantization", "placement", "defaults",
+                                               "chat_template"],
                               in: "models.\(name)")
         guard let pathNode = section["path"] else {
             throw ConfigurationError(key: "models.\(name).path", reason: "is required (the checkpoint directory)")
@@ -192,6 +211,9 @@ public enum ConfigurationLoader {
             guard ModelAdapters.named(model.adapter) != nil else {
                 throw ConfigurationError(key: value.path, reason: "unknown adapter '\(model.adapter)' (known: \(ModelAdapters.names.joined(separator: ", ")))")
             }
+        }
+        if let value = section["chat_template"], !value.isNull {
+            model.chatTemplate = try chatTemplate(try value.string(), key: value.path, currentDirectory: currentDirectory)
         }
         if let value = section["lora"], !value.isNull { model.lora = resolve(try value.string(), against: currentDirectory) }
         if let value = section["quantization"], !value.isNull {

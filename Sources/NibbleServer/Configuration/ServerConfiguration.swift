@@ -63,6 +63,8 @@ public struct ModelConfiguration: Sendable {
     public var maxMemory: [Tier: Int] = [:]
     /// Defaults applied over the checkpoint's `generation_config.json` and under each request's settings.
     public var defaults = GenerationDefaults()
+    /// A chat template replacing the checkpoint's own (`chat_template`: inline text or a file).
+    public var chatTemplate: ChatTemplateTexts?
 
     public init(name: String, path: URL) {
         self.name = name
@@ -74,6 +76,7 @@ public struct ModelConfiguration: Sendable {
         var options = LoadOptions(adapterName: adapter, loraDirectory: lora)
         options.deviceMap = deviceMap
         options.maxMemory = maxMemory
+        options.chatTemplate = chatTemplate
         applyQuantization(quantizationJSON, to: &options)
         return ModelSpec(name: name, directory: path, options: options)
     }

@@ -40,29 +40,3 @@ enum PromptInput: Decodable, Equatable {
         }
     }
 }
-
-/// Chat message content: a string, or OpenAI's list of parts of which only text parts are supported.
-struct MessageContent: Decodable, Equatable {
-    var text: String
-
-    private struct Part: Decodable {
-        var type: String
-        var text: String?
-    }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            text = ""
-        } else if let text = try? container.decode(String.self) {
-            self.text = text
-        } else {
-            let parts = try container.decode([Part].self)
-            guard parts.allSatisfy({ $0.type == "text" }) else {
-                throw DecodingError.dataCorrupted(.init(
-                    codingPath: decoder.codingPath, debugDescription: "only text content parts are supported"))
-            }
-            text = parts.compactMap(\.text).joined()
-        }
-    }
-}

@@ -49,25 +49,41 @@ struct CompletionRequestDTO: Decodable {
     }
 }
 
-/// `POST /v1/chat/completions` body.
+/// `POST /v1/chat/completions` body (also `POST /apply-template`, which reads only the chat fields).
+///
+/// Messages stay generic JSON here: every field of a message reaches the template, as with transformers;
+/// `ChatConversation` checks them.
 struct ChatCompletionRequestDTO: Decodable {
-    struct Message: Decodable {
-        var role: String
-        var content: MessageContent?
-    }
-
     var model: String?
-    var messages: [Message]?
+    var messages: [TemplateValueDTO]?
     var maxCompletionTokens: Int?
+    var tools: TemplateValueDTO?
+    var toolChoice: TemplateValueDTO?
+    var addGenerationPrompt: Bool?
+    var continueFinalMessage: Bool?
+    var chatTemplateKwargs: [String: TemplateValueDTO]?
+    /// A per-request template (vLLM's `chat_template`): refused, so it is never silently ignored.
+    var chatTemplate: TemplateValueDTO?
     var sampling: OpenAISamplingDTO
 
-    enum CodingKeys: String, CodingKey { case model, messages, maxCompletionTokens = "max_completion_tokens" }
+    enum CodingKeys: String, CodingKey {
+        case model, messages, tools
+        case maxCompletionTokens = "max_completion_tokens", toolChoice = "tool_choice"
+        case addGenerationPrompt = "add_generation_prompt", continueFinalMessage = "continue_final_message"
+        case chatTemplateKwargs = "chat_template_kwargs", chatTemplate = "chat_template"
+    }
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         model = try container.decodeIfPresent(String.self, forKey: .model)
-        messages = try container.decodeIfPresent([Message].self, forKey: .messages)
+        messages = try container.decodeIfPresent([TemplateValueDTO].self, forKey: .messages)
         maxCompletionTokens = try container.decodeIfPresent(Int.self, forKey: .maxCompletionTokens)
+        tools = try container.decodeIfPresent(TemplateValueDTO.self, forKey: .tools)
+        toolChoice = try container.decodeIfPresent(TemplateValueDTO.self, forKey: .toolChoice)
+        addGenerationPrompt = try container.decodeIfPresent(Bool.self, forKey: .addGenerationPrompt)
+        continueFinalMessage = try container.decodeIfPresent(Bool.self, forKey: .continueFinalMessage)
+        chatTemplateKwargs = try container.decodeIfPresent([String: TemplateValueDTO].self, forKey: .chatTemplateKwargs)
+        chatTemplate = try container.decodeIfPresent(TemplateValueDTO.self, forKey: .chatTemplate)
         sampling = try OpenAISamplingDTO(from: decoder)
     }
 }

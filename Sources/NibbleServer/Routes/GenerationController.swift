@@ -17,6 +17,7 @@ struct GenerationController<Context: RequestContext>: Sendable {
         router.post("/v1/chat/completions") { request, _ in try await chatCompletions(request) }
         router.post("/completion") { request, _ in try await llamaCompletion(request) }
         router.post("/completions") { request, _ in try await llamaCompletion(request) }
+        router.post("/apply-template") { request, _ in try await applyTemplate(request) }
     }
 
     private func submit(_ validated: ValidatedGeneration, label: String) throws(APIError) -> AsyncThrowingStream<GenerationEvent, any Error> {
@@ -71,12 +72,12 @@ struct GenerationController<Context: RequestContext>: Sendable {
 
     // MARK: - POST /v1/chat/completions
     //
-    // A reply starts right after the template's "Assistant:", so the model's first token usually carries a word
+    // A reply may start right after a format's "Assistant:", so the model's first token often carries a word
     // space; chat clients show the message on its own, so leading spaces are dropped (streamed and whole alike).
 
     func chatCompletions(_ request: Request) async throws -> Response {
         var request = request
-        let dto = try await JSONBody.decode(ChatCompletionRequestDTO.self, from: &request, limits: body)
+        let dto = try await chatBody(&request)
         let validated = try validator.chat(dto)
         let events = try submit(validated, label: "/v1/chat/completions")
         let id = Self.newId("chatcmpl-")
@@ -117,6 +118,23 @@ struct GenerationController<Context: RequestContext>: Sendable {
                 },
                 finish: { ChatChoiceDTO(delta: .init(), finishReason: $0) })
         }
+    }
+
+    // MARK: - POST /apply-template (llama.cpp)
+
+    func applyTemplate(_ request: Request) async throws -> Response {
+        var request = request
+        let dto = try await chatBody(&request)
+        return try json(ApplyTemplateResponseDTO(prompt: try validator.applyTemplate(dto)))
+    }
+
+    /// A chat body, its message and tool objects in the sender's key order (the decoder does not keep it).
+    private func chatBody(_ request: inout Request) async throws -> ChatCompletionRequestDTO {
+        var dto = try await JSONBody.decode(ChatCompletionRequestDTO.self, from: &request, limits: body)
+        // The body was read whole and put back as one buffer, so this reads no more from the connection.
+        let raw = try await request.body.collect(upTo: body.maxBytes)
+        dto.keepKeyOrder(from: Data(raw.readableBytesView))
+        return dto
     }
 
     /// The OpenAI stream after any opening chunk: a chunk per piece of text, then one carrying `finish_reason`

@@ -54,22 +54,31 @@ struct GenerationValidator: Sendable {
                          stream: sampling.stream ?? false, includeUsage: sampling.streamOptions?.includeUsage ?? false)
     }
 
+    /// A chat: the conversation rendered by the model's chat template (or its adapter's format), tokenized as
+    /// transformers' `apply_chat_template` does (the template writes BOS itself, so none is added).
     func chat(_ dto: ChatCompletionRequestDTO) throws(APIError) -> ValidatedGeneration {
         let sampling = dto.sampling
         if let n = sampling.n, n != 1 { throw .invalidParameter(name: "n", reason: "only n = 1 is supported") }
-        guard let messages = dto.messages, !messages.isEmpty else {
-            throw .invalidParameter(name: "messages", reason: "must be a non-empty list")
-        }
-        for (index, message) in messages.enumerated() where !["system", "user", "assistant"].contains(message.role) {
-            throw .invalidParameter(name: "messages[\(index)].role", reason: "must be system, user or assistant")
-        }
+        let conversation = try ChatConversation(dto, allowTools: false)
         let (name, loaded) = try resolve(dto.model)
-        let chat = messages.map { ChatMessage(role: $0.role, content: $0.content?.text ?? "") }
-        let prompt = loaded.adapter.chatPrompt(chat)
+        let format = try chatFormat(loaded)
+        let prompt = try conversation.render(with: format)
         return try build(name: name, loaded: loaded, prompt: .text(prompt),
+                         addSpecialTokens: format.tokenizeWithSpecialTokens,
                          fields: sampling.fields(maxTokens: dto.maxCompletionTokens),
-                         extraStops: loaded.adapter.defaultStopStrings, stream: sampling.stream ?? false,
+                         extraStops: format.stopStrings, stream: sampling.stream ?? false,
                          includeUsage: sampling.streamOptions?.includeUsage ?? false)
+    }
+
+    /// llama.cpp's `/apply-template`: the prompt a chat request would generate from (tools may be rendered).
+    func applyTemplate(_ dto: ChatCompletionRequestDTO) throws(APIError) -> String {
+        let conversation = try ChatConversation(dto, allowTools: true)
+        let (_, loaded) = try resolve(dto.model)
+        return try conversation.render(with: try chatFormat(loaded))
+    }
+
+    private func chatFormat(_ loaded: LoadedModel) throws(APIError) -> ModelChatTemplate {
+        do { return try loaded.chatFormat() } catch { throw .internalError("the model's chat format cannot be used: \(error)") }
     }
 
     func llamaCompletion(_ dto: LlamaCompletionRequestDTO) throws(APIError) -> ValidatedGeneration {
@@ -101,8 +110,9 @@ struct GenerationValidator: Sendable {
                          stream: stream, includeUsage: includeUsage)
     }
 
-    private func build(name: String, loaded: LoadedModel, prompt: PromptInput, fields: SamplingFields,
-                       extraStops: [String], stream: Bool, includeUsage: Bool) throws(APIError) -> ValidatedGeneration {
+    private func build(name: String, loaded: LoadedModel, prompt: PromptInput, addSpecialTokens: Bool = true,
+                       fields: SamplingFields, extraStops: [String], stream: Bool,
+                       includeUsage: Bool) throws(APIError) -> ValidatedGeneration {
         let tokenizer = loaded.tokenizer
         let text: String
         let tokens: [Int]
@@ -112,7 +122,7 @@ struct GenerationValidator: Sendable {
             if let atLeast = PromptLengthGuard.tokensOfOversizedPrefix(value, loaded: loaded) {
                 throw .contextExceeded(promptTokens: atLeast, contextLength: loaded.model.maxContextLength)
             }
-            tokens = tokenizer.encode(value, addSpecialTokens: true)
+            tokens = tokenizer.encode(value, addSpecialTokens: addSpecialTokens)
         case .tokens(let ids):
             if let bad = ids.first(where: { $0 < 0 || $0 >= loaded.model.vocabularySize }) {
                 throw .invalidParameter(name: "prompt", reason: "token id \(bad) is outside the vocabulary (0..<\(loaded.model.vocabularySize))")
