@@ -20,7 +20,7 @@ struct LlamaCompletionRequestDTO: Decodable {
     var stream: Bool?
     var ignoreEos: Bool?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case model, prompt, stop, temperature, seed, stream
         case nPredict = "n_predict", topK = "top_k", topP = "top_p", minP = "min_p", repeatPenalty = "repeat_penalty"
         case repeatLastN = "repeat_last_n", presencePenalty = "presence_penalty"
@@ -53,7 +53,7 @@ struct TimingsDTO: Encodable, Equatable {
         predictedPerSecond = timings.predictedPerSecond
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case cacheN = "cache_n", promptN = "prompt_n", promptMs = "prompt_ms", promptPerTokenMs = "prompt_per_token_ms"
         case promptPerSecond = "prompt_per_second", predictedN = "predicted_n", predictedMs = "predicted_ms"
         case predictedPerTokenMs = "predicted_per_token_ms", predictedPerSecond = "predicted_per_second"
@@ -70,7 +70,7 @@ struct LlamaStreamChunkDTO: Encodable {
     var tokensPredicted: Int
     var tokensEvaluated: Int
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case index, content, tokens, stop, idSlot = "id_slot", tokensPredicted = "tokens_predicted"
         case tokensEvaluated = "tokens_evaluated"
     }
@@ -88,7 +88,7 @@ struct LlamaCompletionResponseDTO: Encodable {
         var seed: Int64
         var stop: [String]
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case temperature, seed, stop, nPredict = "n_predict", topK = "top_k", topP = "top_p", minP = "min_p"
             case repeatPenalty = "repeat_penalty"
         }
@@ -111,7 +111,7 @@ struct LlamaCompletionResponseDTO: Encodable {
     var tokensCached: Int
     var timings: TimingsDTO
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case index, content, tokens, stop, model, prompt, truncated, timings
         case idSlot = "id_slot", tokensPredicted = "tokens_predicted", tokensEvaluated = "tokens_evaluated"
         case generationSettings = "generation_settings", hasNewLine = "has_new_line", stopType = "stop_type"
@@ -126,7 +126,7 @@ struct TokenizeRequestDTO: Decodable {
     var addSpecial: Bool?
     var withPieces: Bool?
 
-    enum CodingKeys: String, CodingKey { case model, content, addSpecial = "add_special", withPieces = "with_pieces" }
+    enum CodingKeys: String, CodingKey, CaseIterable { case model, content, addSpecial = "add_special", withPieces = "with_pieces" }
 }
 
 struct TokenizeResponseDTO: Encodable {
@@ -145,6 +145,8 @@ struct TokenizeWithPiecesResponseDTO: Encodable {
 struct DetokenizeRequestDTO: Decodable {
     var model: String?
     var tokens: [Int]?
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case model, tokens }
 }
 
 struct DetokenizeResponseDTO: Encodable {

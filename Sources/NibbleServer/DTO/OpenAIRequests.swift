@@ -16,7 +16,7 @@ struct OpenAISamplingDTO: Decodable {
     var n: Int?
     var ignoreEos: Bool?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case temperature, seed, stop, stream, n
         case maxTokens = "max_tokens", topP = "top_p", topK = "top_k", minP = "min_p"
         case repetitionPenalty = "repetition_penalty", frequencyPenalty = "frequency_penalty"
@@ -38,7 +38,7 @@ struct CompletionRequestDTO: Decodable {
     var echo: Bool?
     var sampling: OpenAISamplingDTO
 
-    enum CodingKeys: String, CodingKey { case model, prompt, echo }
+    enum CodingKeys: String, CodingKey, CaseIterable { case model, prompt, echo }
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -66,7 +66,7 @@ struct ChatCompletionRequestDTO: Decodable {
     var chatTemplate: TemplateValueDTO?
     var sampling: OpenAISamplingDTO
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case model, messages, tools
         case maxCompletionTokens = "max_completion_tokens", toolChoice = "tool_choice"
         case addGenerationPrompt = "add_generation_prompt", continueFinalMessage = "continue_final_message"
@@ -91,5 +91,5 @@ struct ChatCompletionRequestDTO: Decodable {
 struct StreamOptionsDTO: Decodable {
     var includeUsage: Bool?
 
-    enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+    enum CodingKeys: String, CodingKey, CaseIterable { case includeUsage = "include_usage" }
 }

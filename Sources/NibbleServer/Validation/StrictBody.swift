@@ -17,15 +17,46 @@ enum InertKeys {
 
 extension JSONBody {
     /// The first top-level key of `data` that `T` does not know, in sorted order (nil for non-strict bodies).
+    /// A key set to null or false asks for nothing (`"logprobs": false`), so it is not reported.
     static func unknownKey<T: Decodable>(_ type: T.Type, in data: Data) -> String? {
         guard let strict = type as? any StrictBody.Type,
               let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
         let known = strict.knownKeys
-        return object.keys.sorted().first { !known.contains($0) }
+        return object.keys.sorted().first { key in
+            guard !known.contains(key) else { return false }
+            let value = object[key]!
+            if value is NSNull { return false }
+            if let number = value as? NSNumber, String(cString: number.objCType) == "c", !number.boolValue { return false }
+            return true
+        }
     }
 }
 
 extension CaseIterable where Self: RawRepresentable, Self.RawValue == String {
     /// Every raw value, for `StrictBody.knownKeys`.
     static var rawValues: Set<String> { Set(allCases.map(\.rawValue)) }
+}
+
+// MARK: - The endpoints' bodies
+
+extension CompletionRequestDTO: StrictBody {
+    static let knownKeys = CodingKeys.rawValues.union(OpenAISamplingDTO.CodingKeys.rawValues).union(InertKeys.openAI)
+}
+
+extension ChatCompletionRequestDTO: StrictBody {
+    /// `parallel_tool_calls` only shapes tool calls, which a request without tools cannot produce.
+    static let knownKeys = CodingKeys.rawValues.union(OpenAISamplingDTO.CodingKeys.rawValues).union(InertKeys.openAI)
+        .union(["parallel_tool_calls"])
+}
+
+extension LlamaCompletionRequestDTO: StrictBody {
+    static let knownKeys = CodingKeys.rawValues.union(InertKeys.llamaCpp)
+}
+
+extension TokenizeRequestDTO: StrictBody {
+    static let knownKeys = CodingKeys.rawValues
+}
+
+extension DetokenizeRequestDTO: StrictBody {
+    static let knownKeys = CodingKeys.rawValues
 }
