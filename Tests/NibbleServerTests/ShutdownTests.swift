@@ -33,21 +33,27 @@ import Testing
         }
     }
 
-    /// Waits until `/metrics` shows `depth` requests waiting for a slot (an event, not a guess at how long it takes).
-    static func waitForQueueDepth(_ depth: Int, port: Int) async throws {
+    /// Waits until `/metrics` shows `count` requests that reached the engine (running, waiting or done): an
+    /// event, not a guess at how long it takes.
+    static func waitForAdmitted(_ count: Int, port: Int) async throws {
         for _ in 0..<600 {
-            let metrics = try await http(port, "GET", "/metrics")
-            if metrics.text.split(separator: "\n").contains(Substring("nibble_queue_depth \(depth)")) { return }
+            let lines = try await http(port, "GET", "/metrics").text.split(separator: "\n")
+            func value(_ prefix: String) -> Int {
+                lines.first { $0.hasPrefix(prefix + " ") }.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+            }
+            let admitted = value("nibble_queue_depth") + value("nibble_requests_active")
+                + value("nibble_generations_total{outcome=\"completed\"}")
+            if admitted >= count { return }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw TestHTTPError("the queue never reached \(depth) requests")
+        throw TestHTTPError("fewer than \(count) requests reached the engine")
     }
 
     @Test func sigtermEndsEveryStreamWithAFinalChunkAndDoneThenExitsZero() async throws {
         let server = try ServeProcess(["--parallel", "1", "--shutdown-timeout", "1"])
         let (streams, whole) = try await Self.startLoad(server.port)
         // The queued requests must have reached the engine before the signal.
-        try await Self.waitForQueueDepth(4, port: server.port)
+        try await Self.waitForAdmitted(5, port: server.port)
         server.send(signal: SIGTERM)
         let responses = try await onThread { try streams.map { try $0.readResponse() } }
         var cutShort = 0

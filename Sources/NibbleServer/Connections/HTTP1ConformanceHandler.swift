@@ -97,11 +97,14 @@ final class HTTP1ConformanceHandler: ChannelDuplexHandler, RemovableChannelHandl
             let written = promise ?? context.eventLoop.makePromise()
             context.write(data, promise: written)
             let channel = context.channel
-            written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            // Only the sending side: the client reads the end of the answer, then closes; a full close with
+            // request bytes still unread would reset the connection and could destroy the answer in flight.
+            written.futureResult.whenComplete { _ in channel.close(mode: .output, promise: nil) }
         }
     }
 
-    /// Answers the current request here with the error envelope and closes the connection.
+    /// Answers the current request here with the error envelope and ends the connection (its sending side; the
+    /// idle timeout closes it if the client does not).
     private func refuse(context: ChannelHandlerContext, status: HTTPResponseStatus, message: String, type: String,
                         bodyAllowed: Bool) {
         discarding = true
@@ -116,6 +119,6 @@ final class HTTP1ConformanceHandler: ChannelDuplexHandler, RemovableChannelHandl
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         if bodyAllowed { context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil) }
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(mode: .output, promise: nil) }
     }
 }
