@@ -133,6 +133,8 @@ public final class ScriptedModel: LanguageModel, @unchecked Sendable {
 
     private func run(_ tokens: [Int], cache: KVCache) -> [Float] {
         let step: Int = lock.withLock {
+            // Keep every cache seen alive, so no later cache reuses its identifier and inherits its step count.
+            if steps[ObjectIdentifier(cache)] == nil { caches.append(cache) }
             let step = steps[ObjectIdentifier(cache), default: 0]
             steps[ObjectIdentifier(cache)] = step + 1
             return step
