@@ -6,6 +6,8 @@ struct LlamaCompletionRequestDTO: Decodable {
     var prompt: PromptInput?
     /// -1 means "until the context is full".
     var nPredict: Int?
+    /// llama.cpp's alias of `n_predict` (OpenAI's name); `n_predict` wins when both are given.
+    var maxTokens: Int?
     var stop: StringOrList?
     var temperature: Double?
     var topK: Int?
@@ -22,7 +24,7 @@ struct LlamaCompletionRequestDTO: Decodable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, prompt, stop, temperature, seed, stream
-        case nPredict = "n_predict", topK = "top_k", topP = "top_p", minP = "min_p", repeatPenalty = "repeat_penalty"
+        case nPredict = "n_predict", maxTokens = "max_tokens", topK = "top_k", topP = "top_p", minP = "min_p", repeatPenalty = "repeat_penalty"
         case repeatLastN = "repeat_last_n", presencePenalty = "presence_penalty"
         case frequencyPenalty = "frequency_penalty", ignoreEos = "ignore_eos"
     }

@@ -83,11 +83,14 @@ struct GenerationValidator: Sendable {
 
     func llamaCompletion(_ dto: LlamaCompletionRequestDTO) throws(APIError) -> ValidatedGeneration {
         guard let prompt = dto.prompt else { throw .invalidParameter(name: "prompt", reason: "is required") }
-        if let n = dto.nPredict, n < -1 { throw .invalidParameter(name: "n_predict", reason: "must be -1 (no limit) or >= 0") }
+        let nPredict = dto.nPredict ?? dto.maxTokens
+        if let n = nPredict, n < -1 {
+            throw .invalidParameter(name: dto.nPredict != nil ? "n_predict" : "max_tokens", reason: "must be -1 (no limit) or >= 0")
+        }
         let fields = SamplingFields(
             // n_predict -1: generate until the context is full; 0 is answered with one token less than nothing,
             // so it is treated like OpenAI's minimum of one.
-            maxTokens: dto.nPredict.map { $0 == -1 ? Int.max : max($0, 1) }, temperature: dto.temperature,
+            maxTokens: nPredict.map { $0 == -1 ? Int.max : max($0, 1) }, temperature: dto.temperature,
             topP: dto.topP, topK: dto.topK, minP: dto.minP, repetitionPenalty: dto.repeatPenalty,
             repetitionWindow: dto.repeatLastN, frequencyPenalty: dto.frequencyPenalty,
             presencePenalty: dto.presencePenalty, seed: dto.seed, stop: dto.stop?.values, ignoreEOS: dto.ignoreEos,
