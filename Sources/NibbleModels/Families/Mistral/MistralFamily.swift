@@ -6,12 +6,8 @@ public enum MistralFamily: ModelFamily {
     /// llama.cpp writes Mistral checkpoints as "llama"; this entry is for files that say "mistral".
     public static let ggufArchitectures = ["mistral"]
 
-    /// transformers' `MistralForCausalLM` module names.
-    public static let checkpointLayout = DecoderLayout(
-        embeddings: "model.embed_tokens", layers: "model.layers", finalNorm: "model.norm", lmHead: "lm_head",
-        inputNorm: "input_layernorm", postAttentionNorm: "post_attention_layernorm",
-        query: "self_attn.q_proj", key: "self_attn.k_proj", value: "self_attn.v_proj", output: "self_attn.o_proj",
-        gate: "mlp.gate_proj", up: "mlp.up_proj", down: "mlp.down_proj")
+    /// transformers' `MistralForCausalLM` module names: its block is LLaMA's, named alike.
+    public static let checkpointLayout = LlamaFamily.checkpointLayout
 
     public static func layout(_ configuration: MistralConfiguration) -> DecoderLayout { checkpointLayout }
 

@@ -6,13 +6,13 @@ public enum Qwen3Family: ModelFamily {
     public static let architectures = ["Qwen3ForCausalLM"]
     public static let ggufArchitectures = ["qwen3"]
 
-    /// transformers' `Qwen3ForCausalLM` module names.
-    public static let checkpointLayout = DecoderLayout(
-        embeddings: "model.embed_tokens", layers: "model.layers", finalNorm: "model.norm", lmHead: "lm_head",
-        inputNorm: "input_layernorm", postAttentionNorm: "post_attention_layernorm",
-        query: "self_attn.q_proj", key: "self_attn.k_proj", value: "self_attn.v_proj", output: "self_attn.o_proj",
-        queryNorm: "self_attn.q_norm", keyNorm: "self_attn.k_norm",
-        gate: "mlp.gate_proj", up: "mlp.up_proj", down: "mlp.down_proj")
+    /// transformers' `Qwen3ForCausalLM` module names: LLaMA's, plus the per-head query and key norms.
+    public static let checkpointLayout: DecoderLayout = {
+        var layout = LlamaFamily.checkpointLayout
+        layout.queryNorm = "self_attn.q_norm"
+        layout.keyNorm = "self_attn.k_norm"
+        return layout
+    }()
 
     public static func layout(_ configuration: Qwen3Configuration) -> DecoderLayout { checkpointLayout }
 
