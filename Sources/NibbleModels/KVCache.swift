@@ -17,8 +17,12 @@ public final class KVCache {
     public internal(set) var count: Int = 0
     /// The pool the blocks come from.
     public let pool: KVBlockPool
-    /// Block table: entry `i` holds positions `16·i ..< 16·(i+1)`.
+    /// Block table: entry `i` holds positions `16·i ..< 16·(i+1)`; `released` once no query can see it again.
     public private(set) var blocks: [Int32] = []
+    /// Table entry of a block given back because it lies outside every sliding window.
+    public static let released: Int32 = -1
+    /// Leading table entries given back (`releaseBlocks(outsideWindow:)`).
+    public private(set) var releasedBlocks = 0
     /// Chain hashes of the leading blocks published to (or adopted from) the pool's prefix cache.
     private var publishedHashes: [UInt64] = []
 
@@ -37,10 +41,10 @@ public final class KVCache {
         self.pool = pool
     }
 
-    deinit { for block in blocks { pool.release(block) } }
+    deinit { for block in blocks where block != Self.released { pool.release(block) } }
 
     /// Bytes of the blocks this sequence holds.
-    public var allocatedBytes: Int { blocks.count * pool.blockBytes }
+    public var allocatedBytes: Int { (blocks.count - releasedBlocks) * pool.blockBytes }
 
     /// Positions that can still be added: within `capacity`, in held blocks plus those the pool can give.
     public var room: Int {
@@ -90,6 +94,19 @@ public final class KVCache {
         }
     }
 
+    /// Gives back the leading blocks no later query can see when every layer attends only to the last `window`
+    /// positions: a query at position `count` or later sees nothing before `count - window + 1`. Sliding-window
+    /// models then hold about `window` positions per sequence, however long it runs.
+    public func releaseBlocks(outsideWindow window: Int) {
+        let hidden = max(0, count - window + 1) / KVBlockPool.blockSize  // blocks wholly before the first visible position
+        guard hidden > releasedBlocks else { return }
+        for index in releasedBlocks..<min(hidden, blocks.count) {
+            pool.release(blocks[index])
+            blocks[index] = Self.released
+        }
+        releasedBlocks = min(hidden, blocks.count)
+    }
+
     /// Commits `rows` stored positions (taking their blocks if `store` did not, as for a model that keeps no keys).
     public func advance(by rows: Int) {
         let reserved = reserve(rows)
@@ -99,8 +116,9 @@ public final class KVCache {
 
     /// Forgets every position and gives every block back to the pool.
     public func reset() {
-        for block in blocks { pool.release(block) }
+        for block in blocks where block != Self.released { pool.release(block) }
         blocks.removeAll(keepingCapacity: true)
+        releasedBlocks = 0
         publishedHashes.removeAll(keepingCapacity: true)
         count = 0
     }
@@ -108,7 +126,8 @@ public final class KVCache {
     /// Drops positions from `newCount` on, so a shared prompt prefix can be reused; blocks past it go back to the
     /// pool, and a shared block that will be written again is copied first.
     public func truncate(to newCount: Int) {
-        precondition(newCount >= 0 && newCount <= count)
+        precondition(newCount >= releasedBlocks * KVBlockPool.blockSize && newCount <= count,
+                     "cannot truncate into blocks already given back")
         let keep = (newCount + KVBlockPool.blockSize - 1) / KVBlockPool.blockSize
         for block in blocks[keep...] { pool.release(block) }
         blocks.removeLast(blocks.count - keep)
@@ -156,6 +175,8 @@ public final class KVCache {
         precondition(tokens.count >= count)
         while publishedHashes.count < count / size {
             let index = publishedHashes.count
+            // A block given back cannot be shared, and the chain of hashes cannot skip it.
+            guard blocks[index] != Self.released else { return }
             let slice = tokens[(index * size)..<((index + 1) * size)]
             let hash = KVBlockPool.chainHash(previous: publishedHashes.last ?? 0, tokens: slice)
             pool.publish(blocks[index], hash: hash, tokens: slice)

@@ -87,4 +87,30 @@ enum FamilyFixture: String, CaseIterable, CustomTestStringConvertible {
         let ours = try unwindowed.forward(ids, cache: unwindowed.makeCache(capacity: ids.count), allLogits: false)
         #expect(maxAbsDiff(ours, expected) > 1e-2)
     }
+
+    /// Mistral slides in every layer, so a sequence gives back each KV block once it falls outside the window:
+    /// decoding the 111-token prompt one token at a time never holds more than the two blocks a 16-position
+    /// window can span, and the last logits still match transformers. LLaMA (no window) keeps every block.
+    @Test func slidingWindowBlocksAreGivenBack() throws {
+        let (reference, logits) = try ReferenceFile.load(FamilyFixture.mistral.reference)
+        let loaded = try ModelLoader.load(directory: FamilyFixture.mistral.directory)
+        let (index, longest) = reference.cases.enumerated().max { $0.element.input_ids.count < $1.element.input_ids.count }!
+        let ids = longest.input_ids
+        let cache = loaded.model.makeCache(capacity: ids.count)
+        var last: [Float] = []
+        var mostHeld = 0
+        for id in ids {
+            last = try loaded.model.forward([id], cache: cache, allLogits: false)
+            mostHeld = max(mostHeld, cache.blocks.count - cache.releasedBlocks)
+        }
+        #expect(mostHeld == 2)
+        #expect(cache.releasedBlocks == (ids.count - 16 + 1) / KVBlockPool.blockSize)
+        #expect(cache.allocatedBytes <= 2 * cache.pool.blockBytes)
+        #expect(maxAbsDiff(last, try logits.tensor("p\(index).last_logits").floats()) <= 1e-3)
+
+        let llama = try ModelLoader.load(directory: FamilyFixture.llama3Rope.directory)
+        let full = llama.model.makeCache(capacity: ids.count)
+        _ = try llama.model.forward(ids, cache: full, allLogits: false)
+        #expect(full.releasedBlocks == 0 && full.blocks.count == (ids.count + 15) / 16)
+    }
 }

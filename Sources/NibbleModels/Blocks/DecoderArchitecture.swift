@@ -59,6 +59,13 @@ public struct DecoderArchitecture: Sendable, Equatable {
         }
     }
 
+    /// The widest window when every layer slides (nil when any layer attends to the whole sequence): positions
+    /// older than that are seen by no layer again, so their KV blocks can be given back.
+    public var windowOfEveryLayer: Int? {
+        guard !windows.isEmpty, windows.allSatisfy({ $0 != nil }) else { return nil }
+        return windows.compactMap { $0 }.max()
+    }
+
     /// Width of all query heads.
     var queryDim: Int { heads * headDim }
     /// Width of all key (or value) heads.

@@ -118,6 +118,9 @@ public final class DecoderModel: LanguageModel {
             }
         }
         for step in batch { step.cache.advance(by: step.tokens.count) }
+        if let window = architecture.windowOfEveryLayer {
+            for step in batch { step.cache.releaseBlocks(outsideWindow: window) }
+        }
 
         // Only the rows whose logits are wanted go through the final norm and the (large) lm_head.
         var wanted: [Int] = []  // stacked row indices, in batch order
