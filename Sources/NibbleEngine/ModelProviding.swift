@@ -9,11 +9,14 @@ public struct ModelSpec: Sendable {
     public var directory: URL
     /// Adapter, LoRA, quantization and placement.
     public var options: LoadOptions
+    /// Other names requests may use for this model; responses and stats use `name`.
+    public var aliases: [String]
 
-    public init(name: String, directory: URL, options: LoadOptions = LoadOptions()) {
+    public init(name: String, directory: URL, options: LoadOptions = LoadOptions(), aliases: [String] = []) {
         self.name = name
         self.directory = directory
         self.options = options
+        self.aliases = aliases
     }
 }
 

@@ -25,6 +25,8 @@ public final class ModelRegistry: Sendable {
     }
 
     private let specs: [ModelSpec]
+    /// Every name a request may use (names and aliases) to the model's name.
+    private let canonicalNames: [String: String]
     private let provider: any ModelProviding
     private let logger: Logger
     private let states: Mutex<[String: (State, Int?)]>
@@ -33,6 +35,12 @@ public final class ModelRegistry: Sendable {
     public init(specs: [ModelSpec], provider: any ModelProviding = DiskModelProvider(),
                 logger: Logger = Logger(label: "nibble.models")) {
         self.specs = specs
+        var canonical: [String: String] = [:]
+        for spec in specs {
+            for alias in spec.aliases { canonical[alias] = canonical[alias] ?? spec.name }
+        }
+        for spec in specs { canonical[spec.name] = spec.name }  // a model's own name wins over another's alias
+        canonicalNames = canonical
         self.provider = provider
         self.logger = logger
         states = Mutex(Dictionary(uniqueKeysWithValues: specs.map { ($0.name, (State.pending, nil)) }))
@@ -74,10 +82,20 @@ public final class ModelRegistry: Sendable {
         return total / Double(all.count)
     }
 
-    /// The ready model called `name` (nil: the default model).
+    /// The model's name for `name`, which may be one of its aliases; nil when no model answers to it.
+    public func canonicalName(_ name: String) -> String? { canonicalNames[name] }
+
+    /// The entry answering to `name` (a model name or an alias).
+    public func entry(named name: String) -> Entry? {
+        guard let canonical = canonicalNames[name] else { return nil }
+        return entries.first { $0.spec.name == canonical }
+    }
+
+    /// The ready model called `name`, or with `name` among its aliases (nil: the default model).
     public func model(named name: String?) throws(EngineError) -> LoadedModel {
-        guard let name = name ?? defaultName else { throw .modelNotFound("(none configured)") }
-        guard let (state, _) = states.withLock({ $0[name] }) else { throw .modelNotFound(name) }
+        guard let requested = name ?? defaultName else { throw .modelNotFound("(none configured)") }
+        guard let name = canonicalNames[requested], let (state, _) = states.withLock({ $0[name] })
+        else { throw .modelNotFound(requested) }
         switch state {
         case .ready(let loaded): return loaded
         case .pending: throw .modelLoading(name, fraction: 0)

@@ -96,6 +96,10 @@ public enum APIError: Error, Equatable, CustomStringConvertible {
     var envelope: ErrorEnvelope {
         var body = ErrorEnvelope.Body(code: Int(status.code), message: description, type: type)
         if case .invalidParameter(let name, _) = self { body.param = name }
+        if case .contextExceeded(let promptTokens, let contextLength) = self {
+            body.promptTokens = promptTokens
+            body.contextLength = contextLength
+        }
         var envelope = ErrorEnvelope(error: body)
         if case .loading(let progress) = self { envelope.progress = progress }
         return envelope
@@ -156,6 +160,13 @@ struct ErrorEnvelope: Codable, Equatable {
         var message: String
         var type: String
         var param: String?
+        /// llama.cpp's context-overflow details, so clients can shorten the prompt by the right amount.
+        var promptTokens: Int?
+        var contextLength: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case code, message, type, param, promptTokens = "n_prompt_tokens", contextLength = "n_ctx"
+        }
     }
 
     var error: Body

@@ -37,8 +37,8 @@ public func buildApplication(
 
 /// The routes and middleware, without a listening socket.
 public func buildRouter(configuration: ServerConfiguration, models: ModelRegistry, scheduler: Scheduler,
-                        metrics: ServerMetrics) -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
+                        metrics: ServerMetrics) -> Router<NibbleRequestContext> {
+    let router = Router(context: NibbleRequestContext.self)
     let routes = RouteMethods()
     let browser = BrowserPolicy(allowedHosts: configuration.allowedHosts, allowedOrigins: configuration.corsAllowedOrigins,
                                 boundHost: configuration.host)
@@ -53,6 +53,7 @@ public func buildRouter(configuration: ServerConfiguration, models: ModelRegistr
     GenerationController(validator: validator, scheduler: scheduler, body: body).register(on: router)
     TokenizeController(validator: validator, body: body).register(on: router)
     OpsController(registry: models, scheduler: scheduler, metrics: metrics, keys: keys).register(on: router)
+    ModelInfoController(registry: models, validator: validator, slots: configuration.limits.maxConcurrent).register(on: router)
     routes.record(router.routes.map { (path: "/" + $0.path.description.trimmingCharacters(in: CharacterSet(charactersIn: "/")),
                                        method: $0.method.rawValue) })
     return router

@@ -29,6 +29,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Name clients use for --model (default: its directory name).")
     var modelName: String?
 
+    @Option(name: .long, parsing: .singleValue, help: "Another name clients may use for the model (repeatable), as llama.cpp's --alias.")
+    var alias: [String] = []
+
     @Option(name: .long, help: "Prompt/adapter format of the model: llama or guanaco.")
     var adapter: String?
 
@@ -156,6 +159,7 @@ struct Serve: AsyncParsableCommand {
         overrides.corsAllowedOrigins = corsAllowedOrigin.isEmpty ? nil : corsAllowedOrigin
         overrides.modelPath = model
         overrides.modelName = modelName
+        overrides.aliases = alias.isEmpty ? nil : alias
         overrides.adapter = adapter
         overrides.lora = lora
         overrides.deviceMap = deviceMap

@@ -136,6 +136,9 @@ import Testing
         ("models: {x: {path: acme/missing}}", "models.x.path"),
         ("models: {x: {path: m, defaults: {max_tokens: zero}}}", "models.x.defaults.max_tokens"),
         ("server: [1, 2", "(file)"),
+        ("models: {x: {path: m, aliases: [y, x2]}, y: {path: m}}", "models.y"),
+        ("models: {x: {path: m, aliases: [z]}, y: {path: m, aliases: [z]}}", "models.y.aliases"),
+        ("models: {x: {path: m, aliases: ['']}}", "models.x.aliases"),
     ])
     func badSettingsNameTheirKey(yaml: String, key: String) throws {
         let scratch = try Scratch()

@@ -8,7 +8,7 @@ import Darwin
 /// A tiny blocking HTTP/1.1 client over a raw socket, so tests can read a stream piece by piece and hang up
 /// mid-stream (which URL loading APIs do not expose portably). Blocking calls run on their own thread.
 final class RawHTTPConnection: @unchecked Sendable {
-    private let fd: Int32
+    private var fd: Int32
     private var buffer = Data()
 
     init(port: Int) throws {
@@ -33,7 +33,13 @@ final class RawHTTPConnection: @unchecked Sendable {
         }
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Closes the socket as a client process that exits does: the server sees only the end of the request stream.
+    func closeSocket() {
+        close(fd)
+        fd = -1
+    }
 
     func send(method: String, path: String, headers: [String: String] = [:], body: Data? = nil) throws {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
@@ -154,6 +160,11 @@ struct HTTPTestResponse: Sendable {
     var body: Data
 
     init(raw: Data) throws {
+        var raw = raw
+        // Interim responses (1xx) come before the final one and are skipped, as HTTP/1.1 clients do.
+        while raw.starts(with: Data("HTTP/1.1 1".utf8)), let end = raw.range(of: Data("\r\n\r\n".utf8)) {
+            raw = Data(raw[end.upperBound...])
+        }
         guard let split = raw.range(of: Data("\r\n\r\n".utf8)) else { throw TestHTTPError("no header terminator") }
         let head = String(decoding: raw[..<split.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
         let statusParts = head[0].split(separator: " ")

@@ -171,4 +171,46 @@ import Testing
             #expect(model.forwardCalls == calls)
         }
     }
+
+    @Test(arguments: ["/v1/completions", "/v1/chat/completions", "/completion"])
+    func aClientThatClosesItsSocketCancelsItsNonStreamedGeneration(path: String) async throws {
+        let model = ScriptedModel(stepDelay: 0.02)
+        try await withServer(models: ["fake": model]) { server in
+            let port = server.port
+            let body: [String: Any] = path.contains("chat")
+                ? ["messages": [["role": "user", "content": "Hello"]], "max_tokens": 5000, "ignore_eos": true]
+                : ["prompt": "Hello", "max_tokens": 5000, "ignore_eos": true, "temperature": 0]
+            let connection = try RawHTTPConnection(port: port)
+            try connection.send(method: "POST", path: path, body: try JSONSerialization.data(withJSONObject: body))
+            #expect(await eventually(within: 5) { model.forwardCalls > 3 })
+            connection.closeSocket()
+            #expect(await eventually(within: 5) { server.scheduler.stats.active == 0 })
+            #expect(server.scheduler.stats.cancelled == 1)
+            let calls = model.forwardCalls
+            #expect(calls < 1000)
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(model.forwardCalls == calls)
+        }
+    }
+
+    @Test func aQueuedNonStreamedRequestWhoseClientLeftNeverRuns() async throws {
+        let model = ScriptedModel(stepDelay: 0.02)
+        try await withServer(models: ["fake": model], configure: { $0.limits.maxConcurrent = 1 }) { server in
+            let port = server.port
+            let body = try JSONSerialization.data(withJSONObject: [
+                "prompt": "Hello", "max_tokens": 5000, "ignore_eos": true, "temperature": 0,
+            ])
+            let running = try RawHTTPConnection(port: port)
+            try running.send(method: "POST", path: "/v1/completions", body: body)
+            #expect(await eventually(within: 5) { server.scheduler.stats.active == 1 })
+            let queued = try RawHTTPConnection(port: port)
+            try queued.send(method: "POST", path: "/v1/completions", body: body)
+            #expect(await eventually(within: 5) { server.scheduler.stats.queued == 1 })
+            queued.closeSocket()
+            #expect(await eventually(within: 5) { server.scheduler.stats.queued == 0 })
+            running.closeSocket()
+            #expect(await eventually(within: 5) { server.scheduler.stats.active == 0 })
+            #expect(server.scheduler.stats.cancelled == 2)
+        }
+    }
 }

@@ -39,6 +39,8 @@ public struct ConfigurationOverrides {
     public var modelPath: String?
     /// Name for `modelPath` (default: the directory name).
     public var modelName: String?
+    /// `--alias`: other names for the (first) model.
+    public var aliases: [String]?
     /// Adapter and LoRA for `modelPath`, or for the first configured model.
     public var adapter: String?
     public var lora: String?
@@ -84,6 +86,11 @@ public enum ConfigurationLoader {
             configuration.models = [ModelConfiguration(
                 name: embeddedModelName, path: resolve(embeddedModelPath, against: currentDirectory))]
         }
+        if let aliases = overrides.aliases, !aliases.isEmpty {
+            if aliases.contains("") { throw ConfigurationError(key: "--alias", reason: "an alias must not be empty") }
+            configuration.models[0].aliases = aliases
+        }
+        try checkNamesUnique(configuration.models)
         let ceiling = FileDescriptorLimit.connectionCeiling
         if configuration.maxConnections > ceiling {
             throw ConfigurationError(
@@ -162,8 +169,23 @@ public enum ConfigurationLoader {
                 configuration.models.append(try parseModel(name: name, node: node, currentDirectory: currentDirectory,
                                                            environment: environment))
             }
+            try checkNamesUnique(configuration.models)
         }
         return configuration
+    }
+
+    /// Every name and alias must lead to one model, or a request could not tell which it means.
+    private static func checkNamesUnique(_ models: [ModelConfiguration]) throws {
+        var owner: [String: String] = [:]
+        for model in models {
+            for name in [model.name] + model.aliases {
+                if let other = owner[name], other != model.name || name != model.name {
+                    let key = name == model.name ? "models.\(name)" : "models.\(model.name).aliases"
+                    throw ConfigurationError(key: key, reason: "'\(name)' already names the model '\(other)'")
+                }
+                owner[name] = model.name
+            }
+        }
     }
 
     // MARK: - Sections
@@ -198,7 +220,7 @@ public enum ConfigurationLoader {
                                    environment: [String: String]) throws -> ModelConfiguration {
         let section = try node.object()
         try rejectUnknownKeys(section, known: ["path", "adapter", "lora", "quantization", "placement", "defaults",
-                                               "chat_template"],
+                                               "chat_template", "aliases"],
                               in: "models.\(name)")
         guard let pathNode = section["path"] else {
             throw ConfigurationError(key: "models.\(name).path", reason: "is required (the checkpoint directory)")
@@ -214,6 +236,12 @@ public enum ConfigurationLoader {
         }
         if let value = section["chat_template"], !value.isNull {
             model.chatTemplate = try chatTemplate(try value.string(), key: value.path, currentDirectory: currentDirectory)
+        }
+        if let value = section["aliases"], !value.isNull {
+            model.aliases = try value.stringList()
+            if let empty = model.aliases.first(where: { $0.isEmpty }) {
+                throw ConfigurationError(key: value.path, reason: "an alias must not be empty ('\(empty)')")
+            }
         }
         if let value = section["lora"], !value.isNull { model.lora = resolve(try value.string(), against: currentDirectory) }
         if let value = section["quantization"], !value.isNull {

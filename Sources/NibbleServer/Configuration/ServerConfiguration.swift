@@ -65,6 +65,8 @@ public struct ModelConfiguration: Sendable {
     public var defaults = GenerationDefaults()
     /// A chat template replacing the checkpoint's own (`chat_template`: inline text or a file).
     public var chatTemplate: ChatTemplateTexts?
+    /// Other names requests may use for this model (`aliases`).
+    public var aliases: [String] = []
 
     public init(name: String, path: URL) {
         self.name = name
@@ -78,7 +80,7 @@ public struct ModelConfiguration: Sendable {
         options.maxMemory = maxMemory
         options.chatTemplate = chatTemplate
         applyQuantization(quantizationJSON, to: &options)
-        return ModelSpec(name: name, directory: path, options: options)
+        return ModelSpec(name: name, directory: path, options: options, aliases: aliases)
     }
 }
 

@@ -31,6 +31,7 @@ struct NibbleHTTPChannel: ServerChildChannel, HTTPChannelHandler {
                 withEncoderConfiguration: .init(),
                 withDecoderLimitConfiguration: limits)
             try pipeline.addHandler(HTTP1ConformanceHandler())
+            try pipeline.addHandler(ClientHangupHandler())
             try pipeline.addHandler(ConnectionTrackingHandler(limiter: limiter))
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))

@@ -109,9 +109,11 @@ struct ModelListDTO: Encodable {
         /// llama.cpp-style extras: where the model is in loading, and its context length.
         var status: String
         var contextLength: Int?
+        /// Other names requests may use for it.
+        var aliases: [String] = []
 
         enum CodingKeys: String, CodingKey {
-            case id, object, created, status, ownedBy = "owned_by", contextLength = "context_length"
+            case id, object, created, status, aliases, ownedBy = "owned_by", contextLength = "context_length"
         }
     }
 

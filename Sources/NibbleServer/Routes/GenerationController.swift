@@ -7,16 +7,24 @@ import NibbleGeneration
 ///
 /// Each handler validates into a `ValidatedGeneration`, submits it to the scheduler and either serializes the
 /// event stream as SSE or folds it into one JSON body; both paths see the same events.
-struct GenerationController<Context: RequestContext>: Sendable {
+struct GenerationController: Sendable {
     let validator: GenerationValidator
     let scheduler: Scheduler
     let body: BodyLimits
 
-    func register(on router: Router<Context>) {
-        router.post("/v1/completions") { request, _ in try await completions(request) }
-        router.post("/v1/chat/completions") { request, _ in try await chatCompletions(request) }
-        router.post("/completion") { request, _ in try await llamaCompletion(request) }
-        router.post("/completions") { request, _ in try await llamaCompletion(request) }
+    func register(on router: Router<NibbleRequestContext>) {
+        // OpenAI's routes also without `/v1`, for clients whose base URL lacks it; llama.cpp's own is `/completion`.
+        for prefix in ["/v1", ""] {
+            router.post("\(prefix)/completions") { request, context in
+                try await context.cancellingOnHangup { try await completions(request) }
+            }
+            router.post("\(prefix)/chat/completions") { request, context in
+                try await context.cancellingOnHangup { try await chatCompletions(request) }
+            }
+        }
+        router.post("/completion") { request, context in
+            try await context.cancellingOnHangup { try await llamaCompletion(request) }
+        }
         router.post("/apply-template") { request, _ in try await applyTemplate(request) }
     }
 

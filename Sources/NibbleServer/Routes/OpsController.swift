@@ -3,7 +3,7 @@ import Hummingbird
 import NibbleEngine
 import NibbleModels
 
-/// Operational endpoints: `/health`, `/v1/models`, `/memory`, `/metrics`.
+/// Operational endpoints: `/health`, `/memory`, `/metrics`.
 struct OpsController<Context: RequestContext>: Sendable {
     let registry: ModelRegistry
     let scheduler: Scheduler
@@ -12,8 +12,6 @@ struct OpsController<Context: RequestContext>: Sendable {
 
     func register(on router: Router<Context>) {
         router.get("/health") { request, _ in try health(request) }
-        router.get("/v1/models") { _, _ in try models() }
-        router.get("/models") { _, _ in try models() }
         router.get("/memory") { _, _ in try memory() }
         router.get("/metrics") { _, _ in prometheus() }
     }
@@ -35,20 +33,6 @@ struct OpsController<Context: RequestContext>: Sendable {
         let status = failed == 0 ? "ok" : failed == states.count ? "error" : "degraded"
         let body = HealthDTO(status: status, models: keys.authorizes(request) ? states : nil)
         return try json(body, status: failed == 0 ? .ok : .serviceUnavailable)
-    }
-
-    func models() throws -> Response {
-        let now = Int(Date().timeIntervalSince1970)
-        let data = registry.entries.map { entry -> ModelListDTO.Model in
-            switch entry.state {
-            case .ready(let loaded):
-                return .init(id: entry.spec.name, created: entry.loadedAt ?? now, status: "loaded",
-                             contextLength: loaded.model.maxContextLength)
-            case .pending, .loading: return .init(id: entry.spec.name, created: now, status: "loading")
-            case .failed: return .init(id: entry.spec.name, created: now, status: "failed")
-            }
-        }
-        return try json(ModelListDTO(data: data))
     }
 
     func memory() throws -> Response {

@@ -102,8 +102,11 @@ struct GenerationValidator: Sendable {
     // MARK: - Shared
 
     func resolve(_ name: String?) throws(APIError) -> (String, LoadedModel) {
-        let resolved = (name?.isEmpty == false ? name : nil) ?? registry.defaultName ?? ""
-        do { return (resolved, try registry.model(named: resolved)) } catch { throw APIError(error) }
+        let requested = (name?.isEmpty == false ? name : nil) ?? registry.defaultName ?? ""
+        do {
+            let loaded = try registry.model(named: requested)
+            return (registry.canonicalName(requested) ?? requested, loaded)
+        } catch { throw APIError(error) }
     }
 
     private func build(model: String?, prompt: PromptInput, fields: SamplingFields, extraStops: [String],
