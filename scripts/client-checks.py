@@ -12,7 +12,7 @@ Groups (all by default; `--only openai,langchain` picks some):
              (no hub access); its per-sample loglikelihoods must equal the reference within 1e-3
 
 Usage: scripts/client-checks.py --base-url http://127.0.0.1:8080 --model NAME [--only GROUPS]
-                                [--reference shared/reference/smollm2/smollm2-logprobs.json] [--gguf FILE]
+                                [--reference shared/reference/smollm2/smollm2-logprobs.json]
 Exit status 0 when every check passes; each check prints one line, failures are listed at the end.
 """
 import argparse
@@ -259,13 +259,9 @@ def litellm_checks(args, reference):
 # MARK: - lm-evaluation-harness
 
 def lm_eval_checks(args, reference):
-    from transformers import AutoTokenizer
-
     with tempfile.TemporaryDirectory() as scratch:
-        # The harness tokenizes requests itself; SmolLM2's tokenizer is read from its GGUF by transformers.
-        tokenizer_dir = os.path.join(scratch, "tokenizer")
-        AutoTokenizer.from_pretrained(os.path.dirname(args.gguf), gguf_file=os.path.basename(args.gguf)) \
-            .save_pretrained(tokenizer_dir)
+        # The harness tokenizes requests itself, here with the server's tokenizer (its `remote` backend:
+        # /tokenizer_info, /tokenize, /detokenize), then sends token ids.
         data = os.path.join(scratch, "cases.jsonl")
         with open(data, "w") as out:
             for case in reference["loglikelihood"]:
@@ -295,8 +291,8 @@ metric_list:
         env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                    HF_DATASETS_CACHE=os.path.join(scratch, "datasets"), TOKENIZERS_PARALLELISM="false")
         command = [sys.executable, "-m", "lm_eval", "--model", "local-completions", "--model_args",
-                   f"model={args.model},base_url={args.base_url}/v1/completions,tokenizer={tokenizer_dir},"
-                   "tokenizer_backend=huggingface,num_concurrent=1,max_retries=1,tokenized_requests=True",
+                   f"model={args.model},base_url={args.base_url}/v1/completions,"
+                   "tokenizer_backend=remote,num_concurrent=1,max_retries=1,tokenized_requests=True",
                    "--tasks", "nibble_loglikelihood", "--include_path", tasks, "--log_samples",
                    "--output_path", output, "--batch_size", "1"]
         run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
@@ -331,7 +327,6 @@ def main() -> int:
     parser.add_argument("--reference", default=os.path.join(
         os.environ.get("NIBBLE_SHARED", os.path.join(here, "..", "..", "shared")),
         "reference", "smollm2", "smollm2-logprobs.json"))
-    parser.add_argument("--gguf", default=os.environ.get("NIBBLE_SMOLLM2_GGUF"), help="for lm-eval's tokenizer")
     args = parser.parse_args()
     args.base_url = args.base_url.rstrip("/")
     with open(args.reference) as handle:

@@ -7,16 +7,13 @@ import Testing
 /// Real clients from PyPI (openai, langchain-openai, litellm, lm-evaluation-harness) against the server running
 /// SmolLM2-135M-Instruct: `scripts/client-checks.py`, with the Python that `scripts/test` prepares for them
 /// (`NIBBLE_CLIENTS_PYTHON`).
-@Suite(.serialized, .enabled(if: ClientCompatibilityTests.python != nil && RealModelFixtures.smolLM2GGUF != nil,
+@Suite(.serialized, .enabled(if: ClientPython.path != nil && RealModelFixtures.smolLM2GGUF != nil,
                              "needs NIBBLE_CLIENTS_PYTHON (scripts/test sets it up) and \(RealModelFixtures.smolLM2Missing)"))
 struct ClientCompatibilityTests {
-    static let python: String? = ProcessInfo.processInfo.environment["NIBBLE_CLIENTS_PYTHON"].flatMap {
-        FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil
-    }
 
     @Test(arguments: ["openai", "langchain", "litellm", "lm-eval"])
     func clientWorksAgainstTheServer(group: String) async throws {
-        let python = try #require(Self.python)
+        let python = try #require(ClientPython.path)
         let gguf = try #require(RealModelFixtures.smolLM2GGUF)
         var configuration = ServerConfiguration()
         configuration.models = [ModelConfiguration(name: "smollm2", path: gguf)]
@@ -29,7 +26,7 @@ struct ClientCompatibilityTests {
                 script.executableURL = URL(fileURLWithPath: python)
                 script.arguments = [SharedFixtures.repositoryRoot.appendingPathComponent("scripts/client-checks.py").path,
                                     "--base-url", "http://127.0.0.1:\(port)", "--model", "smollm2", "--only", group,
-                                    "--reference", reference.path, "--gguf", gguf.path]
+                                    "--reference", reference.path]
                 let pipe = Pipe()
                 script.standardOutput = pipe
                 script.standardError = pipe
@@ -41,5 +38,12 @@ struct ClientCompatibilityTests {
             #expect(status == 0, "\(output)")
             #expect(output.contains("all passed"), "\(output)")
         }
+    }
+}
+
+/// The Python with the client packages installed.
+enum ClientPython {
+    static let path: String? = ProcessInfo.processInfo.environment["NIBBLE_CLIENTS_PYTHON"].flatMap {
+        FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil
     }
 }

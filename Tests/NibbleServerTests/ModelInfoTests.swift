@@ -81,4 +81,25 @@ import Testing
             #expect(error["n_ctx"] as? Int == 32)
         }
     }
+
+    /// lm-evaluation-harness's remote tokenizer speaks vLLM's shapes: `/tokenizer_info`, `/tokenize` with `prompt`
+    /// and `add_special_tokens`, `/detokenize` answering `prompt`.
+    @Test func vllmTokenizerShapesAreServedBesideLlamaCpps() async throws {
+        try await withServer(models: ["fake": ScriptedModel(maxContextLength: 64)]) { server in
+            let info = try await http(server.port, "GET", "/tokenizer_info").json()
+            #expect(info["model_max_length"] as? Int == 64)
+            let llama = try await http(server.port, "POST", "/tokenize", json: ["content": "Hello world"]).json()
+            let vllm = try await http(server.port, "POST", "/tokenize",
+                                      json: ["prompt": "Hello world", "add_special_tokens": false]).json()
+            let tokens = try #require(llama["tokens"] as? [Int])
+            #expect(!tokens.isEmpty)
+            #expect(vllm["tokens"] as? [Int] == tokens)
+            #expect(vllm["count"] as? Int == tokens.count)
+            let text = try await http(server.port, "POST", "/detokenize", json: ["tokens": tokens]).json()
+            #expect(text["prompt"] as? String == text["content"] as? String)
+            #expect((text["content"] as? String)?.contains("Hello") == true)
+            let both = try await http(server.port, "POST", "/tokenize", json: ["prompt": "a", "content": "b"])
+            #expect(both.status == 400)
+        }
+    }
 }

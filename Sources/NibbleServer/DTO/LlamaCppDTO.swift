@@ -122,17 +122,29 @@ struct LlamaCompletionResponseDTO: Encodable {
 }
 
 /// `POST /tokenize` and `POST /detokenize`.
+/// llama.cpp's `/tokenize` body (`content`, `add_special`), or vLLM's (`prompt`, `add_special_tokens`), which
+/// lm-evaluation-harness's remote tokenizer sends.
 struct TokenizeRequestDTO: Decodable {
     var model: String?
     var content: String?
     var addSpecial: Bool?
     var withPieces: Bool?
+    var prompt: String?
+    var addSpecialTokens: Bool?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case model, content, addSpecial = "add_special", withPieces = "with_pieces" }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case model, content, prompt, addSpecial = "add_special", withPieces = "with_pieces"
+        case addSpecialTokens = "add_special_tokens"
+    }
 }
 
+/// llama.cpp's `tokens`, with vLLM's `count` and `max_model_len`.
 struct TokenizeResponseDTO: Encodable {
     var tokens: [Int]
+    var count: Int
+    var maxModelLength: Int
+
+    enum CodingKeys: String, CodingKey { case tokens, count, maxModelLength = "max_model_len" }
 }
 
 struct TokenPieceDTO: Encodable {
@@ -151,6 +163,35 @@ struct DetokenizeRequestDTO: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable { case model, tokens }
 }
 
+/// llama.cpp's `content`, and the same text as vLLM's `prompt`.
 struct DetokenizeResponseDTO: Encodable {
     var content: String
+    var prompt: String { content }
+
+    enum CodingKeys: String, CodingKey { case content, prompt }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(content, forKey: .content)
+        try container.encode(prompt, forKey: .prompt)
+    }
+}
+
+/// vLLM's `GET /tokenizer_info`: the special tokens and length limit clients need to tokenize on their side.
+struct TokenizerInfoDTO: Encodable {
+    var tokenizerClass: String
+    var bosToken: String?
+    var eosToken: String?
+    var padToken: String?
+    var unkToken: String?
+    var modelMaxLength: Int
+    var vocabSize: Int
+    var addBosToken: Bool
+    var chatTemplate: String?
+
+    enum CodingKeys: String, CodingKey {
+        case tokenizerClass = "tokenizer_class", bosToken = "bos_token", eosToken = "eos_token", padToken = "pad_token"
+        case unkToken = "unk_token", modelMaxLength = "model_max_length", vocabSize = "vocab_size"
+        case addBosToken = "add_bos_token", chatTemplate = "chat_template"
+    }
 }
