@@ -25,7 +25,8 @@ public func buildApplication(
     metrics.connections = limiter
     return Application(
         router: router,
-        server: .nibbleHTTP1(limiter: limiter, idleTimeout: .nanoseconds(Int64(configuration.idleTimeoutSeconds * 1e9))),
+        server: .nibbleHTTP1(limiter: limiter, idleTimeout: .nanoseconds(Int64(configuration.idleTimeoutSeconds * 1e9)),
+                             maxBodyBytes: configuration.maxBodyBytes),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "nibble"),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port

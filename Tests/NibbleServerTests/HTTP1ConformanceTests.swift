@@ -78,6 +78,14 @@ import Testing
         let refused = try other.readResponse()
         #expect(refused.status == 417)
         #expect((try refused.json()["error"] as? [String: Any])?["message"] as? String != nil)
+
+        // A body announced over the limit (1 MiB by default) is refused before it is asked for.
+        let large = try connect()
+        try large.send(raw: Data(("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                  + "Content-Length: \(2 << 20)\r\nExpect: 100-continue\r\n\r\n").utf8))
+        let tooLarge = try large.readResponse()
+        #expect(tooLarge.status == 413)
+        #expect(!large.received.contains("100 Continue"))
     }
 
     @Test func aClientThatHalfClosesAfterItsRequestGetsTheWholeAnswer() throws {

@@ -8,7 +8,9 @@ import NIOHTTP1
 ///   closing the connection (never chunked, which 1.0 clients do not understand); the connection is closed
 ///   after the response unless the client asked for keep-alive (and the response has a length).
 /// - Any request without keep-alive (`Connection: close`) is closed after its response.
-/// - `Expect: 100-continue` is answered with `100 Continue` before the body is read; other expectations get 417.
+/// - `Expect: 100-continue` is answered with `100 Continue` before the body is read, unless the announced
+///   `Content-Length` is over the body limit: then 413 at once, so the client never sends a body it cannot send;
+///   other expectations get 417.
 /// - `CONNECT` and methods no route takes get 405 and the connection is closed, so no tunnel or unparsed body is
 ///   left hanging.
 final class HTTP1ConformanceHandler: ChannelDuplexHandler, RemovableChannelHandler {
@@ -19,6 +21,13 @@ final class HTTP1ConformanceHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     /// Methods some route may take; anything else is refused here.
     static let servedMethods: [HTTPMethod] = [.GET, .HEAD, .POST, .PUT, .DELETE, .PATCH, .OPTIONS]
+
+    /// Largest request body accepted (`max_body_bytes`).
+    private let maxBodyBytes: Int
+
+    init(maxBodyBytes: Int) {
+        self.maxBodyBytes = maxBodyBytes
+    }
 
     private var version = HTTPVersion.http1_1
     private var keepAlive = true
@@ -45,6 +54,12 @@ final class HTTP1ConformanceHandler: ChannelDuplexHandler, RemovableChannelHandl
                 guard expectation.lowercased() == "100-continue" else {
                     refuse(context: context, status: .expectationFailed,
                            message: "Expectation '\(expectation)' is not supported (only 100-continue is)",
+                           type: "invalid_request_error", bodyAllowed: true)
+                    return
+                }
+                if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > maxBodyBytes {
+                    refuse(context: context, status: .payloadTooLarge,
+                           message: "Request body exceeds the limit of \(maxBodyBytes) bytes",
                            type: "invalid_request_error", bodyAllowed: true)
                     return
                 }

@@ -15,6 +15,8 @@ struct NibbleHTTPChannel: ServerChildChannel, HTTPChannelHandler {
     let limiter: ConnectionLimiter
     /// Time before an idle connection (or one whose request head never ends) is closed.
     let idleTimeout: Duration
+    /// Largest request body accepted.
+    let maxBodyBytes: Int
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
@@ -30,7 +32,7 @@ struct NibbleHTTPChannel: ServerChildChannel, HTTPChannelHandler {
                 withOutboundHeaderValidation: false,  // HTTP types validate header fields already
                 withEncoderConfiguration: .init(),
                 withDecoderLimitConfiguration: limits)
-            try pipeline.addHandler(HTTP1ConformanceHandler())
+            try pipeline.addHandler(HTTP1ConformanceHandler(maxBodyBytes: maxBodyBytes))
             try pipeline.addHandler(ClientHangupHandler())
             try pipeline.addHandler(ConnectionTrackingHandler(limiter: limiter))
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
@@ -47,9 +49,9 @@ struct NibbleHTTPChannel: ServerChildChannel, HTTPChannelHandler {
 
 extension HTTPServerBuilder {
     /// HTTP/1 with Nibble's connection limit and HTTP/1.x handling.
-    static func nibbleHTTP1(limiter: ConnectionLimiter, idleTimeout: Duration) -> HTTPServerBuilder {
+    static func nibbleHTTP1(limiter: ConnectionLimiter, idleTimeout: Duration, maxBodyBytes: Int) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
-            NibbleHTTPChannel(responder: responder, limiter: limiter, idleTimeout: idleTimeout)
+            NibbleHTTPChannel(responder: responder, limiter: limiter, idleTimeout: idleTimeout, maxBodyBytes: maxBodyBytes)
         }
     }
 }
