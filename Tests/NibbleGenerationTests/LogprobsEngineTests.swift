@@ -112,8 +112,9 @@ struct LogprobsEngineTests {
         let reference = try LogprobsReference.load()
         // Three cases joined make a prompt longer than two KV blocks.
         let prompt = reference.loglikelihood.flatMap(\.prompt_ids) + reference.loglikelihood.flatMap(\.prompt_ids)
-        let cold = try await GenerationResult(folding: Scheduler(limits: SchedulerLimits(
-            kvCache: KVCacheSettings(prefixCaching: false))).submit(Self.scoring(loaded, prompt, top: 0)))
+        let uncached = Scheduler(limits: SchedulerLimits(kvCache: KVCacheSettings(prefixCaching: false)))
+        let cold = try await GenerationResult(folding: uncached.submit(Self.scoring(loaded, prompt, top: 0)))
+        #expect(uncached.stats.failed == 0)
         let scheduler = Scheduler()
         let warmup = try await GenerationResult(folding: scheduler.submit(Self.greedy(loaded, prompt, count: 2)))
         #expect(warmup.usage.cachedTokens == 0)
@@ -135,7 +136,9 @@ struct LogprobsEngineTests {
         var request = Self.greedy(loaded, loaded.tokenizer.encode(generation.prompt, addSpecialTokens: true), count: 1)
         request.logprobs = 2
         request.parameters.logitBias = [generation.steps[0].token_id: -.infinity]
-        let result = try await GenerationResult(folding: Scheduler().submit(request))
+        let scheduler = Scheduler()
+        let result = try await GenerationResult(folding: scheduler.submit(request))
+        #expect(scheduler.stats.failed == 0)
         let second = generation.steps[0].top[1]
         #expect(result.tokens == [second.token_id], "the reference's second choice, once the greedy one is banned")
         let reported = try #require(result.logprobs.first)
