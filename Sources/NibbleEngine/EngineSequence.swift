@@ -21,6 +21,10 @@ final class EngineSequence {
     var cachedPromptTokens: Int?
     /// Times it was preempted.
     var preemptions = 0
+    /// Log-probabilities of prompt tokens 1, 2, … computed so far, when the request scores its prompt.
+    var promptScores: [TokenLogprob] = []
+    /// Whether every prompt position is scored (or none was asked for).
+    var promptScored: Bool
 
     init(job: Job, state: GenerationState, cache: KVCache, order: Int) {
         self.job = job
@@ -28,6 +32,28 @@ final class EngineSequence {
         self.cache = cache
         self.order = order
         tokens = state.promptTokens
+        promptScored = job.request.promptLogprobs == nil
+    }
+
+    /// Whether its next prefill steps must return every row of logits (to score prompt positions).
+    var wantsPromptRows: Bool { !promptScored }
+
+    /// Scores the prompt positions a step's rows predict: row `r` of `rows` `(count, vocab)` holds the logits
+    /// at position `first + r`, which predict the token at `first + r + 1`. Positions already scored (before a
+    /// preemption) are skipped. True when this completed the prompt.
+    func scorePrompt(rows: [Float], first: Int, count: Int, vocab: Int) -> Bool {
+        guard !promptScored, let top = job.request.promptLogprobs else { return false }
+        let prompt = state.promptTokens
+        rows.withUnsafeBufferPointer { buffer in
+            for r in 0..<count {
+                let target = first + r + 1
+                guard target < prompt.count, target == promptScores.count + 1 else { continue }
+                let row = UnsafeBufferPointer(rebasing: buffer[(r * vocab)..<((r + 1) * vocab)])
+                promptScores.append(TokenLogprob(logits: row, token: prompt[target], top: top))
+            }
+        }
+        promptScored = promptScores.count == prompt.count - 1
+        return promptScored
     }
 
     /// Tokens not yet in the cache.

@@ -10,6 +10,13 @@ public struct GenerationRequest: Sendable {
     public var parameters: GenerationParameters
     /// Which endpoint asked (for stats and logs), e.g. "/v1/completions".
     public var label: String
+    /// Alternatives reported with each generated token's log-probability (`.logprobs` events); nil: none.
+    public var logprobs: Int?
+    /// Alternatives reported with each prompt token's log-probability (one `.promptLogprobs` event); nil: the
+    /// prompt is not scored. A scored prompt is computed in full: cached prefix blocks cannot give its logits.
+    public var promptLogprobs: Int?
+    /// False ends the generation once the prompt is processed, generating nothing (echo with `max_tokens` 0).
+    public var generates = true
 
     public init(modelName: String, model: LoadedModel, promptTokens: [Int], parameters: GenerationParameters,
                 label: String = "") {

@@ -186,7 +186,9 @@ final class ModelEngine: @unchecked Sendable {
         }
         // Admission, oldest first: a sequence starts when everything it must compute now fits in the pool.
         while budget > 0, let sequence = waiting.first {
-            if prefixCaching && sequence.cache.count == 0 {
+            if prefixCaching && sequence.cache.count == 0 && !sequence.wantsPromptRows {
+                // Siblings (n > 1) and identical prompts share the first one's prefill instead of repeating it.
+                if awaitsSharedPrefill(sequence) { break }
                 sequence.cache.adoptCachedPrefix(of: sequence.tokens)
             }
             guard sequence.cache.blocksNeeded(toAdd: sequence.pending) <= pool.availableBlocks else {
@@ -208,6 +210,22 @@ final class ModelEngine: @unchecked Sendable {
         return plan
     }
 
+    /// Whether a running sequence is still prefilling whole blocks this one's prompt starts with: once they are
+    /// computed and published this one adopts them, so waiting a step saves computing them twice.
+    private func awaitsSharedPrefill(_ sequence: EngineSequence) -> Bool {
+        let size = KVBlockPool.blockSize
+        let usable = sequence.tokens.count - 1  // the last prompt token is always run, for its logits
+        guard usable >= size else { return false }
+        for other in running where other.cache.count < other.state.promptTokens.count {
+            var common = 0
+            let limit = min(usable, other.state.promptTokens.count)
+            while common < limit && sequence.tokens[common] == other.tokens[common] { common += 1 }
+            let shared = common / size * size
+            if shared > 0 && other.cache.count < shared { return true }
+        }
+        return false
+    }
+
     /// Frees a running sequence's blocks and puts it back at the head of the waiting line; its state is kept, so
     /// once readmitted it recomputes its tokens and goes on exactly where it was.
     private func preempt(_ sequence: EngineSequence) {
@@ -225,11 +243,15 @@ final class ModelEngine: @unchecked Sendable {
         let started = DispatchTime.now().uptimeNanoseconds
         var steps: [SequenceStep] = []
         steps.reserveCapacity(plan.count)
+        var firsts: [Int] = []
+        firsts.reserveCapacity(plan.count)
         for (sequence, take) in plan {
             let first = sequence.cache.count
             let last = first + take == sequence.tokens.count
+            let rows: LogitRows = sequence.wantsPromptRows ? .all : (last ? .last : .none)
             steps.append(SequenceStep(tokens: Array(sequence.tokens[first..<(first + take)]), cache: sequence.cache,
-                                      logits: last ? .last : .none))
+                                      logits: rows))
+            firsts.append(first)
             if sequence.prefillStart == nil { sequence.prefillStart = started }
         }
         let outputs: [[Float]]
@@ -241,11 +263,25 @@ final class ModelEngine: @unchecked Sendable {
             return
         }
         let now = DispatchTime.now().uptimeNanoseconds
-        for (index, (sequence, _)) in plan.enumerated() {
+        let vocab = loaded.model.vocabularySize
+        for (index, (sequence, take)) in plan.enumerated() {
             if prefixCaching { sequence.cache.publishFullBlocks(tokens: sequence.tokens) }
-            guard steps[index].logits == .last else { continue }
+            var raw = outputs[index]  // (vocab), or (take, vocab) while the prompt is scored
+            if steps[index].logits == .all {
+                if sequence.scorePrompt(rows: raw, first: firsts[index], count: take, vocab: vocab) {
+                    sequence.job.continuation.yield(.promptLogprobs(sequence.promptScores))
+                }
+                guard firsts[index] + take == sequence.tokens.count else { continue }
+                raw = Array(raw[((take - 1) * vocab)..<(take * vocab)])
+            } else if steps[index].logits != .last {
+                continue
+            }
             if sequence.prefillEnd == nil { sequence.prefillEnd = now }
-            var logits = outputs[index]
+            if !sequence.job.request.generates {
+                end(sequence, outcome: .completed, reason: .length)
+                continue
+            }
+            var logits = raw
             let event: GenerationEvent
             do {
                 event = try sequence.state.next(logits: &logits)
@@ -253,7 +289,12 @@ final class ModelEngine: @unchecked Sendable {
                 fail(sequence, error)
                 continue
             }
-            if case .token(let id, _) = event { sequence.append(id) }
+            if case .token(let id, _) = event {
+                sequence.append(id)
+                if let top = sequence.job.request.logprobs {
+                    sequence.job.continuation.yield(.logprobs(TokenLogprob(logits: raw, token: id, top: top)))
+                }
+            }
             sequence.job.continuation.yield(event)
             if sequence.job.isCancelled { sequence.state.cancel() }
             if let finish = sequence.state.finish { end(sequence, outcome: finish == .cancelled ? .cancelled : .completed) }
@@ -261,9 +302,17 @@ final class ModelEngine: @unchecked Sendable {
     }
 
     /// Reports the final event, gives the blocks back and tells the scheduler.
-    private func end(_ sequence: EngineSequence, outcome: Outcome) {
+    /// - Parameter reason: set when the generation ends without the state deciding (a prompt scored without
+    ///   generating ends as `.length`, nothing generated).
+    private func end(_ sequence: EngineSequence, outcome: Outcome, reason: FinishReason? = nil) {
         let timings = sequence.timings(now: DispatchTime.now().uptimeNanoseconds)
-        sequence.job.continuation.yield(sequence.state.done(timings: timings))
+        if let reason {
+            var usage = Usage(promptTokens: sequence.state.promptTokens.count, completionTokens: sequence.state.generated.count)
+            usage.cachedTokens = timings.cachedTokens
+            sequence.job.continuation.yield(.done(reason, usage, timings))
+        } else {
+            sequence.job.continuation.yield(sequence.state.done(timings: timings))
+        }
         sequence.job.continuation.finish()
         remove(sequence)
         onFinish(sequence.job, outcome, timings)

@@ -6,6 +6,11 @@ public enum GenerationEvent: Sendable, Equatable {
     /// A sampled token and the text it made releasable (possibly empty: partial UTF-8 or a possible stop
     /// string is held back until it is decided).
     case token(id: Int, text: String)
+    /// The log-probability of the token the next `.token` event carries, when the request asked for logprobs.
+    case logprobs(TokenLogprob)
+    /// Log-probabilities of prompt tokens 1, 2, … (the first has no context to be predicted from), before any
+    /// `.token` event, when the request asked to score its prompt.
+    case promptLogprobs([TokenLogprob])
     /// The end of generation; always the last event.
     case done(FinishReason, Usage, Timings)
 }
@@ -91,6 +96,10 @@ public struct GenerationResult: Sendable, Equatable {
     public var finishReason: FinishReason = .cancelled
     public var usage = Usage(promptTokens: 0, completionTokens: 0)
     public var timings = Timings(promptTokens: 0, promptMilliseconds: 0, predictedTokens: 0, predictedMilliseconds: 0)
+    /// Log-probabilities of the generated tokens, when asked for.
+    public var logprobs: [TokenLogprob] = []
+    /// Log-probabilities of prompt tokens 1, 2, …, when asked for.
+    public var promptLogprobs: [TokenLogprob]?
 
     public init() {}
 
@@ -100,6 +109,10 @@ public struct GenerationResult: Sendable, Equatable {
         case .token(let id, let piece):
             tokens.append(id)
             text += piece
+        case .logprobs(let logprob):
+            logprobs.append(logprob)
+        case .promptLogprobs(let scores):
+            promptLogprobs = scores
         case .done(let reason, let usage, let timings):
             finishReason = reason
             self.usage = usage

@@ -35,6 +35,8 @@ public struct GenerationParameters: Sendable, Equatable {
     public var ignoreEOS: Bool = false
     /// Leave special tokens (`<s>`, `</s>`) out of the text.
     public var skipSpecialTokens: Bool = true
+    /// Added to the logits of chosen tokens before sampling (`logit_bias`); `-infinity` bans a token.
+    public var logitBias: [Int: Float] = [:]
 
     public init() {}
 
@@ -81,6 +83,8 @@ public struct GenerationParameters: Sendable, Equatable {
         try check(stopStrings.allSatisfy { $0.utf8.count <= Self.maxStopStringBytes }, "stop",
                   "each stop string must be at most \(Self.maxStopStringBytes) bytes")
         try check(stopTokenIds.allSatisfy { $0 >= 0 }, "stop_token_ids", "must be >= 0")
+        try check(logitBias.allSatisfy { $0.key >= 0 && ($0.value.isFinite || $0.value == -.infinity) }, "logit_bias",
+                  "token ids must be >= 0 and biases finite numbers (or a ban)")
         return self
     }
 }

@@ -151,7 +151,7 @@ public struct LogitProcessorChain: Sendable {
 
     public init(_ processors: [any LogitProcessor]) { self.processors = processors }
 
-    /// Penalties first; warpers only when sampling (greedy decoding ignores them, as HF does).
+    /// Penalties and logit biases first; warpers only when sampling (greedy decoding ignores them, as HF does).
     public init(parameters: GenerationParameters) {
         var list: [any LogitProcessor] = []
         if parameters.repetitionPenalty != 1 {
@@ -162,6 +162,7 @@ public struct LogitProcessorChain: Sendable {
             list.append(FrequencyPresencePenaltyProcessor(frequency: parameters.frequencyPenalty,
                                                           presence: parameters.presencePenalty))
         }
+        if !parameters.logitBias.isEmpty { list.append(LogitBiasProcessor(biases: parameters.logitBias)) }
         if !parameters.isGreedy {
             if parameters.temperature != 1 { list.append(TemperatureProcessor(temperature: parameters.temperature)) }
             if parameters.topK > 0 { list.append(TopKProcessor(k: parameters.topK)) }

@@ -12,6 +12,7 @@ import Testing
         "prompt", "messages", "model", "max_tokens", "n_predict", "temperature", "top_p", "top_k", "min_p",
         "repetition_penalty", "repeat_penalty", "frequency_penalty", "presence_penalty", "seed", "stop", "stream",
         "stream_options", "ignore_eos", "n", "content", "tokens", "add_special", "max_completion_tokens",
+        "logprobs", "top_logprobs", "echo", "logit_bias", "n_probs",
     ]
 
     /// A random JSON value, favouring the shapes the API uses (small numbers, short strings, lists of them).

@@ -13,13 +13,14 @@ import Testing
     @Test func unhonouredFieldsAreRefusedByName() async throws {
         try await withServer(models: ["fake": ScriptedModel(script: [FakeTokenizer.firstWord])]) { server in
             let cases: [(String, [String: Any], String)] = [
-                ("/v1/completions", ["prompt": "x", "max_tokens": 1, "logprobs": 3], "logprobs"),
-                ("/v1/completions", ["prompt": "x", "max_tokens": 1, "logit_bias": ["5": -100]], "logit_bias"),
+                ("/v1/completions", ["prompt": "x", "max_tokens": 1, "best_of": 3], "best_of"),
+                ("/v1/completions", ["prompt": "x", "max_tokens": 1, "top_logprobs": 2], "top_logprobs"),
                 ("/v1/completions", ["prompt": "x", "max_tokens": 1, "suffix": "!"], "suffix"),
                 ("/v1/chat/completions", ["messages": [["role": "user", "content": "x"]], "max_tokens": 1,
                                           "response_format": ["type": "json_object"]], "response_format"),
                 ("/v1/chat/completions", ["messages": [["role": "user", "content": "x"]], "max_tokens": 1,
-                                          "logprobs": true, "top_logprobs": 2], "logprobs"),
+                                          "echo": true], "echo"),
+                ("/completion", ["prompt": "x", "n_predict": 1, "n": 2], "n"),
                 ("/completion", ["prompt": "x", "n_predict": 1, "grammar": "root ::= \"a\""], "grammar"),
                 ("/completion", ["prompt": "x", "n_predict": 1, "mirostat": 2], "mirostat"),
                 ("/tokenize", ["content": "x", "typo_field": 1], "typo_field"),

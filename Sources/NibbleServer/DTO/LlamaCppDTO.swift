@@ -3,7 +3,7 @@ import NibbleGeneration
 /// `POST /completion` body (llama.cpp native).
 struct LlamaCompletionRequestDTO: Decodable {
     var model: String?
-    var prompt: PromptInput?
+    var prompt: LlamaPrompt?
     /// -1 means "until the context is full".
     var nPredict: Int?
     /// llama.cpp's alias of `n_predict` (OpenAI's name); `n_predict` wins when both are given.
@@ -21,12 +21,16 @@ struct LlamaCompletionRequestDTO: Decodable {
     var seed: Int64?
     var stream: Bool?
     var ignoreEos: Bool?
+    /// Alternatives reported per generated token (`completion_probabilities`); 0 reports none.
+    var nProbs: Int?
+    var logitBias: LlamaLogitBiasDTO?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, prompt, stop, temperature, seed, stream
         case nPredict = "n_predict", maxTokens = "max_tokens", topK = "top_k", topP = "top_p", minP = "min_p", repeatPenalty = "repeat_penalty"
         case repeatLastN = "repeat_last_n", presencePenalty = "presence_penalty"
         case frequencyPenalty = "frequency_penalty", ignoreEos = "ignore_eos"
+        case nProbs = "n_probs", logitBias = "logit_bias"
     }
 }
 
@@ -71,10 +75,12 @@ struct LlamaStreamChunkDTO: Encodable {
     var idSlot = -1
     var tokensPredicted: Int
     var tokensEvaluated: Int
+    /// With `n_probs`: the log-probabilities of this frame's tokens.
+    var completionProbabilities: [LlamaTokenProbabilityDTO]?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case index, content, tokens, stop, idSlot = "id_slot", tokensPredicted = "tokens_predicted"
-        case tokensEvaluated = "tokens_evaluated"
+        case tokensEvaluated = "tokens_evaluated", completionProbabilities = "completion_probabilities"
     }
 }
 
@@ -112,12 +118,15 @@ struct LlamaCompletionResponseDTO: Encodable {
     var stoppingWord: String
     var tokensCached: Int
     var timings: TimingsDTO
+    /// With `n_probs`: the log-probabilities of the generated tokens (of this frame's, when streamed).
+    var completionProbabilities: [LlamaTokenProbabilityDTO]?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case index, content, tokens, stop, model, prompt, truncated, timings
         case idSlot = "id_slot", tokensPredicted = "tokens_predicted", tokensEvaluated = "tokens_evaluated"
         case generationSettings = "generation_settings", hasNewLine = "has_new_line", stopType = "stop_type"
         case stoppingWord = "stopping_word", tokensCached = "tokens_cached"
+        case completionProbabilities = "completion_probabilities"
     }
 }
 

@@ -34,18 +34,20 @@ struct OpenAISamplingDTO: Decodable {
 /// `POST /v1/completions` body.
 struct CompletionRequestDTO: Decodable {
     var model: String?
-    var prompt: PromptInput?
+    var prompt: CompletionPrompts?
     var echo: Bool?
     var sampling: OpenAISamplingDTO
+    var choiceFields: CompletionChoiceFieldsDTO
 
     enum CodingKeys: String, CodingKey, CaseIterable { case model, prompt, echo }
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         model = try container.decodeIfPresent(String.self, forKey: .model)
-        prompt = try container.decodeIfPresent(PromptInput.self, forKey: .prompt)
+        prompt = try container.decodeIfPresent(CompletionPrompts.self, forKey: .prompt)
         echo = try container.decodeIfPresent(Bool.self, forKey: .echo)
         sampling = try OpenAISamplingDTO(from: decoder)
+        choiceFields = try CompletionChoiceFieldsDTO(from: decoder)
     }
 }
 
@@ -65,6 +67,7 @@ struct ChatCompletionRequestDTO: Decodable {
     /// A per-request template (vLLM's `chat_template`): refused, so it is never silently ignored.
     var chatTemplate: TemplateValueDTO?
     var sampling: OpenAISamplingDTO
+    var choiceFields: ChatChoiceFieldsDTO
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, messages, tools
@@ -85,6 +88,7 @@ struct ChatCompletionRequestDTO: Decodable {
         chatTemplateKwargs = try container.decodeIfPresent([String: TemplateValueDTO].self, forKey: .chatTemplateKwargs)
         chatTemplate = try container.decodeIfPresent(TemplateValueDTO.self, forKey: .chatTemplate)
         sampling = try OpenAISamplingDTO(from: decoder)
+        choiceFields = try ChatChoiceFieldsDTO(from: decoder)
     }
 }
 

@@ -59,6 +59,8 @@ struct CompletionChoiceDTO: Encodable {
     var index = 0
     /// nil is written as `null` (a chunk that does not end the stream).
     var finishReason: String?
+    /// Written as `null` when not asked for.
+    var logprobs: CompletionLogprobsDTO?
 
     enum CodingKeys: String, CodingKey { case text, index, logprobs, finishReason = "finish_reason" }
 
@@ -66,7 +68,7 @@ struct CompletionChoiceDTO: Encodable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(text, forKey: .text)
         try container.encode(index, forKey: .index)
-        try container.encodeNil(forKey: .logprobs)
+        try container.encode(logprobs, forKey: .logprobs)
         try container.encode(finishReason, forKey: .finishReason)
     }
 }
@@ -83,6 +85,8 @@ struct ChatChoiceDTO: Encodable {
     var message: ChatMessageDTO?
     var delta: ChatMessageDTO?
     var finishReason: String?
+    /// Written as `null` when not asked for.
+    var logprobs: ChatLogprobsDTO?
 
     enum CodingKeys: String, CodingKey { case index, message, delta, logprobs, finishReason = "finish_reason" }
 
@@ -91,7 +95,7 @@ struct ChatChoiceDTO: Encodable {
         try container.encode(index, forKey: .index)
         try container.encodeIfPresent(message, forKey: .message)
         try container.encodeIfPresent(delta, forKey: .delta)
-        try container.encodeNil(forKey: .logprobs)
+        try container.encode(logprobs, forKey: .logprobs)
         try container.encode(finishReason, forKey: .finishReason)
     }
 }

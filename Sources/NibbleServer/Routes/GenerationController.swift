@@ -28,53 +28,86 @@ struct GenerationController: Sendable {
         router.post("/apply-template") { request, _ in try await applyTemplate(request) }
     }
 
-    private func submit(_ validated: ValidatedGeneration, label: String) throws(APIError) -> AsyncThrowingStream<GenerationEvent, any Error> {
-        do { return try scheduler.submit(validated.engineRequest(label: label)) } catch { throw APIError(error) }
-    }
-
     private static func newId(_ prefix: String) -> String {
         prefix + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
     }
 
     private static var now: Int { Int(Date().timeIntervalSince1970) }
 
-    /// A non-streamed generation; one the server ended while shutting down is a 503 (a partial answer in a
-    /// 200 would look complete).
-    private static func whole(_ events: AsyncThrowingStream<GenerationEvent, any Error>) async throws -> GenerationResult {
-        let result = try await GenerationResult(folding: events)
-        if result.finishReason == .shutdown { throw APIError.unavailable("The server is shutting down; the generation was ended") }
-        return result
-    }
-
     // MARK: - POST /v1/completions
 
     func completions(_ request: Request) async throws -> Response {
         var request = request
         let dto = try await JSONBody.decode(CompletionRequestDTO.self, from: &request, limits: body)
-        let validated = try validator.completion(dto)
-        let events = try submit(validated, label: "/v1/completions")
+        let generations = try validator.completion(dto)
+        let first = generations[0]
+        let options = first.choices
+        let events = try ChoiceStreams.submit(generations.flatMap { $0.engineRequests(label: "/v1/completions") },
+                                              to: scheduler)
+        let count = generations.count * options.n
+        let spelling = TokenSpelling(tokenizer: first.model.tokenizer)
         let id = Self.newId("cmpl-")
         let created = Self.now
-        @Sendable func response(text: String, finish: String?, usage: UsageDTO?, timings: TimingsDTO? = nil) -> CompletionResponseDTO {
-            CompletionResponseDTO(id: id, object: "text_completion", created: created, model: validated.modelName,
-                                  choices: [.init(text: text, finishReason: finish)], usage: usage,
-                                  alwaysWriteUsage: validated.stream && validated.includeUsage, timings: timings)
+        @Sendable func response(_ choices: [CompletionChoiceDTO], usage: UsageDTO?, timings: TimingsDTO? = nil) -> CompletionResponseDTO {
+            CompletionResponseDTO(id: id, object: "text_completion", created: created, model: first.modelName,
+                                  choices: choices, usage: usage,
+                                  alwaysWriteUsage: first.stream && first.includeUsage, timings: timings)
         }
-        if !validated.stream {
-            let result = try await Self.whole(events)
-            return try json(response(text: result.text, finish: result.finishReason.openAIName,
-                                     usage: UsageDTO(result.usage), timings: TimingsDTO(result.timings)))
+        /// The echoed prompt's tokens: the first has nothing to be predicted from.
+        @Sendable func promptLogprobs(_ index: Int, _ scores: [TokenLogprob], offset: inout Int) -> CompletionLogprobsDTO {
+            var logprobs = CompletionLogprobsDTO()
+            logprobs.appendUnscored(generations[index / options.n].promptTokens[0], spelling: spelling, offset: &offset)
+            for score in scores { logprobs.append(score, spelling: spelling, offset: &offset) }
+            return logprobs
+        }
+        if !first.stream {
+            let results = try await ChoiceStreams.whole(events, count: count)
+            let choices = results.enumerated().map { index, result in
+                let generation = generations[index / options.n]
+                var logprobs: CompletionLogprobsDTO?
+                if options.logprobs != nil {
+                    var offset = 0
+                    var entries = options.echo ? promptLogprobs(index, result.promptLogprobs ?? [], offset: &offset)
+                        : CompletionLogprobsDTO()
+                    for entry in result.logprobs { entries.append(entry, spelling: spelling, offset: &offset) }
+                    logprobs = entries
+                }
+                return CompletionChoiceDTO(text: (options.echo ? generation.prompt : "") + result.text, index: index,
+                                           finishReason: result.finishReason.openAIName, logprobs: logprobs)
+            }
+            return try json(response(choices, usage: UsageDTO(ChoiceStreams.usage(results.map(\.usage), n: options.n)),
+                                     timings: TimingsDTO(results[0].timings)))
         }
         return SSE.response(for: request) { sse in
+            var offsets = Array(repeating: 0, count: count)
+            // An echoed prompt opens each choice; with logprobs it waits for its scores.
+            let opening = options.echo && options.logprobs == nil
+                ? (0..<count).map { CompletionChoiceDTO(text: generations[$0 / options.n].prompt, index: $0) } : []
             try await Self.streamOpenAI(
-                events, to: &sse, includeUsage: validated.includeUsage,
-                envelope: { choices, usage, timings in
-                    var chunk = response(text: "", finish: nil, usage: usage, timings: timings)
-                    chunk.choices = choices
-                    return chunk
+                events, count: count, n: options.n, opening: opening, to: &sse, includeUsage: first.includeUsage,
+                envelope: { choices, usage, timings in response(choices, usage: usage, timings: timings) },
+                promptScores: { index, scores in
+                    guard options.echo else { return nil }
+                    return CompletionChoiceDTO(text: generations[index / options.n].prompt, index: index,
+                                               logprobs: promptLogprobs(index, scores, offset: &offsets[index]))
                 },
-                piece: { CompletionChoiceDTO(text: $0) },
-                finish: { CompletionChoiceDTO(text: "", finishReason: $0) })
+                piece: { index, text, scores in
+                    CompletionChoiceDTO(text: text, index: index,
+                                        logprobs: options.logprobs == nil ? nil : {
+                                            var logprobs = CompletionLogprobsDTO()
+                                            for entry in scores { logprobs.append(entry, spelling: spelling, offset: &offsets[index]) }
+                                            return logprobs
+                                        }())
+                },
+                finish: { index, reason, scores in
+                    var logprobs: CompletionLogprobsDTO?
+                    if options.logprobs != nil && !scores.isEmpty {
+                        var entries = CompletionLogprobsDTO()
+                        for entry in scores { entries.append(entry, spelling: spelling, offset: &offsets[index]) }
+                        logprobs = entries
+                    }
+                    return CompletionChoiceDTO(text: "", index: index, finishReason: reason, logprobs: logprobs)
+                })
         }
     }
 
@@ -87,44 +120,51 @@ struct GenerationController: Sendable {
         var request = request
         let dto = try await chatBody(&request)
         let validated = try validator.chat(dto)
-        let events = try submit(validated, label: "/v1/chat/completions")
+        let options = validated.choices
+        let events = try ChoiceStreams.submit(validated.engineRequests(label: "/v1/chat/completions"), to: scheduler)
+        let count = options.n
+        let spelling = TokenSpelling(tokenizer: validated.model.tokenizer)
         let id = Self.newId("chatcmpl-")
         let created = Self.now
-        @Sendable func chunk(_ delta: ChatMessageDTO?, finish: String?, usage: UsageDTO?,
-                   timings: TimingsDTO? = nil) -> ChatCompletionResponseDTO {
+        @Sendable func logprobs(_ entries: [TokenLogprob]) -> ChatLogprobsDTO? {
+            options.logprobs == nil ? nil : ChatLogprobsDTO(entries, spelling: spelling)
+        }
+        @Sendable func chunk(_ choices: [ChatChoiceDTO], usage: UsageDTO?, timings: TimingsDTO? = nil) -> ChatCompletionResponseDTO {
             ChatCompletionResponseDTO(id: id, object: "chat.completion.chunk", created: created, model: validated.modelName,
-                                      choices: delta.map { [.init(delta: $0, finishReason: finish)] } ?? [],
-                                      usage: usage, alwaysWriteUsage: validated.includeUsage, timings: timings)
+                                      choices: choices, usage: usage, alwaysWriteUsage: validated.includeUsage, timings: timings)
         }
         if !validated.stream {
-            let result = try await Self.whole(events)
+            let results = try await ChoiceStreams.whole(events, count: count)
             let body = ChatCompletionResponseDTO(
                 id: id, object: "chat.completion", created: created, model: validated.modelName,
-                choices: [.init(message: .init(role: "assistant", content: String(result.text.drop { $0 == " " })),
-                                finishReason: result.finishReason.openAIName)],
-                usage: UsageDTO(result.usage), timings: TimingsDTO(result.timings))
+                choices: results.enumerated().map { index, result in
+                    ChatChoiceDTO(index: index, message: .init(role: "assistant", content: String(result.text.drop { $0 == " " })),
+                                  finishReason: result.finishReason.openAIName, logprobs: logprobs(result.logprobs))
+                },
+                usage: UsageDTO(ChoiceStreams.usage(results.map(\.usage), n: count)), timings: TimingsDTO(results[0].timings))
             return try json(body)
         }
         return SSE.response(for: request) { sse in
-            try await sse.send(chunk(.init(role: "assistant", content: ""), finish: nil, usage: nil))
-            var replyStarted = false
+            var replyStarted = Array(repeating: false, count: count)
             try await Self.streamOpenAI(
-                events, to: &sse, includeUsage: validated.includeUsage,
-                envelope: { choices, usage, timings in
-                    var envelope = chunk(nil, finish: nil, usage: usage, timings: timings)
-                    envelope.choices = choices
-                    return envelope
-                },
-                piece: { text in
+                events, count: count, n: count,
+                opening: (0..<count).map { ChatChoiceDTO(index: $0, delta: .init(role: "assistant", content: "")) },
+                to: &sse, includeUsage: validated.includeUsage,
+                envelope: { choices, usage, timings in chunk(choices, usage: usage, timings: timings) },
+                promptScores: { _, _ in nil },
+                piece: { index, text, scores in
                     var text = text
-                    if !replyStarted {
+                    if !replyStarted[index] {
                         text = String(text.drop { $0 == " " })
                         if text.isEmpty { return nil }
-                        replyStarted = true
+                        replyStarted[index] = true
                     }
-                    return ChatChoiceDTO(delta: .init(content: text))
+                    return ChatChoiceDTO(index: index, delta: .init(content: text), logprobs: logprobs(scores))
                 },
-                finish: { ChatChoiceDTO(delta: .init(), finishReason: $0) })
+                finish: { index, reason, scores in
+                    ChatChoiceDTO(index: index, delta: .init(), finishReason: reason,
+                                  logprobs: scores.isEmpty ? nil : logprobs(scores))
+                })
         }
     }
 
@@ -145,25 +185,42 @@ struct GenerationController: Sendable {
         return dto
     }
 
-    /// The OpenAI stream after any opening chunk: a chunk per piece of text, then one carrying `finish_reason`
-    /// and timings, a usage-only chunk when `stream_options.include_usage` asked for one, then `[DONE]`.
-    /// A cancelled generation (the client left) just ends.
+    /// The OpenAI stream: the opening chunks, a chunk per piece of text of any choice (with the log-probabilities
+    /// of the tokens it carries), one chunk per choice carrying its `finish_reason` and timings, a usage-only chunk
+    /// when `stream_options.include_usage` asked for one, then `[DONE]`. A cancelled generation (the client left)
+    /// just ends.
     private static func streamOpenAI<Choice: Encodable>(
-        _ events: AsyncThrowingStream<GenerationEvent, any Error>, to sse: inout SSEWriter, includeUsage: Bool,
+        _ events: AsyncThrowingStream<ChoiceEvent, any Error>, count: Int, n: Int, opening: [Choice],
+        to sse: inout SSEWriter, includeUsage: Bool,
         envelope: ([Choice], UsageDTO?, TimingsDTO?) -> OpenAIResponseDTO<Choice>,
-        piece: (String) -> Choice?, finish: (String?) -> Choice
+        promptScores: (Int, [TokenLogprob]) -> Choice?,
+        piece: (Int, String, [TokenLogprob]) -> Choice?, finish: (Int, String, [TokenLogprob]) -> Choice
     ) async throws {
-        for try await event in events {
-            switch event {
+        for choice in opening { try await sse.send(envelope([choice], nil, nil)) }
+        // Log-probabilities of tokens whose text is held back (partial UTF-8, a possible stop string) wait for
+        // the chunk that carries their text.
+        var pending = Array(repeating: [TokenLogprob](), count: count)
+        var usages = Array(repeating: Usage(promptTokens: 0, completionTokens: 0), count: count)
+        for try await choice in events {
+            let index = choice.index
+            switch choice.event {
+            case .logprobs(let entry):
+                pending[index].append(entry)
+            case .promptLogprobs(let scores):
+                if let chunk = promptScores(index, scores) { try await sse.send(envelope([chunk], nil, nil)) }
             case .token(_, let text) where !text.isEmpty:
-                if let choice = piece(text) { try await sse.send(envelope([choice], nil, nil)) }
+                guard let chunk = piece(index, text, pending[index]) else { continue }
+                pending[index].removeAll()
+                try await sse.send(envelope([chunk], nil, nil))
             case .token: continue
             case .done(let reason, let usage, let timings):
                 if reason == .cancelled { return }
-                try await sse.send(envelope([finish(reason.openAIName)], nil, TimingsDTO(timings)))
-                if includeUsage { try await sse.send(envelope([], UsageDTO(usage), nil)) }
+                usages[index] = usage
+                try await sse.send(envelope([finish(index, reason.openAIName, pending[index])], nil, TimingsDTO(timings)))
+                pending[index].removeAll()
             }
         }
+        if includeUsage { try await sse.send(envelope([], UsageDTO(ChoiceStreams.usage(usages, n: n)), nil)) }
         try await sse.sendDone()
     }
 
@@ -173,10 +230,15 @@ struct GenerationController: Sendable {
         var request = request
         let dto = try await JSONBody.decode(LlamaCompletionRequestDTO.self, from: &request, limits: body)
         let validated = try validator.llamaCompletion(dto)
-        let events = try submit(validated, label: "/completion")
+        let events = try ChoiceStreams.submit(validated.engineRequests(label: "/completion"), to: scheduler)
         let promptCount = validated.promptTokens.count
+        let spelling = TokenSpelling(tokenizer: validated.model.tokenizer)
+        @Sendable func probabilities(_ entries: [TokenLogprob]) -> [LlamaTokenProbabilityDTO]? {
+            validated.choices.logprobs == nil ? nil : entries.map { LlamaTokenProbabilityDTO($0, spelling: spelling) }
+        }
         let parameters = validated.parameters
-        @Sendable func final(content: String, tokens: [Int], reason: FinishReason, timings: Timings) -> LlamaCompletionResponseDTO {
+        @Sendable func final(content: String, tokens: [Int], reason: FinishReason, timings: Timings,
+                             logprobs: [TokenLogprob]) -> LlamaCompletionResponseDTO {
             let (stopType, word): (String, String) = switch reason {
             case .stop(.eos): ("eos", "")
             case .stop(.string(let stop)): ("word", stop)
@@ -192,28 +254,38 @@ struct GenerationController: Sendable {
                     topP: parameters.topP, minP: parameters.minP, repeatPenalty: parameters.repetitionPenalty,
                     seed: parameters.seed.map { Int64(bitPattern: $0) } ?? -1, stop: parameters.stopStrings),
                 prompt: validated.prompt, hasNewLine: content.contains("\n"), stopType: stopType, stoppingWord: word,
-                tokensCached: promptCount + timings.predictedTokens, timings: TimingsDTO(timings))
+                tokensCached: promptCount + timings.predictedTokens, timings: TimingsDTO(timings),
+                completionProbabilities: probabilities(logprobs))
         }
         if !validated.stream {
-            let result = try await Self.whole(events)
-            return try json(final(content: result.text, tokens: result.tokens, reason: result.finishReason, timings: result.timings))
+            let result = try await ChoiceStreams.whole(events, count: 1)[0]
+            return try json(final(content: result.text, tokens: result.tokens, reason: result.finishReason,
+                                  timings: result.timings, logprobs: result.logprobs))
         }
         return SSE.response(for: request) { sse in
             var pending: [Int] = []
+            var pendingLogprobs: [TokenLogprob] = []
             var predicted = 0
-            for try await event in events {
-                switch event {
+            for try await choice in events {
+                switch choice.event {
+                case .logprobs(let entry):
+                    pendingLogprobs.append(entry)
+                case .promptLogprobs:
+                    continue
                 case .token(let id, let text):
                     predicted += 1
                     pending.append(id)
                     guard !text.isEmpty else { continue }
                     try await sse.send(LlamaStreamChunkDTO(content: text, tokens: pending, tokensPredicted: predicted,
-                                                           tokensEvaluated: promptCount))
+                                                           tokensEvaluated: promptCount,
+                                                           completionProbabilities: probabilities(pendingLogprobs)))
                     pending.removeAll()
+                    pendingLogprobs.removeAll()
                 case .done(let reason, _, let timings):
                     if reason == .cancelled { return }
                     // As llama.cpp: the last frame repeats the summary with empty content and no [DONE] follows.
-                    try await sse.send(final(content: "", tokens: pending, reason: reason, timings: timings))
+                    try await sse.send(final(content: "", tokens: pending, reason: reason, timings: timings,
+                                             logprobs: pendingLogprobs))
                 }
             }
         }

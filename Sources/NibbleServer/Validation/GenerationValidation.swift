@@ -13,9 +13,21 @@ struct ValidatedGeneration: Sendable {
     var parameters: GenerationParameters
     var stream: Bool
     var includeUsage: Bool
+    /// How many choices, and what each reports besides its text.
+    var choices = ChoiceOptions()
 
-    func engineRequest(label: String) -> GenerationRequest {
-        GenerationRequest(modelName: modelName, model: model, promptTokens: promptTokens, parameters: parameters, label: label)
+    /// One engine request per choice; with a seed, choice `i > 0` samples with a seed derived from it.
+    func engineRequests(label: String) -> [GenerationRequest] {
+        (0..<choices.n).map { index in
+            var parameters = parameters
+            if index > 0, let seed = parameters.seed { parameters.seed = ChoiceOptions.derivedSeed(seed, choice: index) }
+            var request = GenerationRequest(modelName: modelName, model: model, promptTokens: promptTokens,
+                                            parameters: parameters, label: label)
+            request.logprobs = choices.logprobs
+            request.promptLogprobs = choices.echo ? choices.logprobs : nil
+            request.generates = choices.generates
+            return request
+        }
     }
 }
 
@@ -33,6 +45,8 @@ struct SamplingFields {
     var seed: Int64?
     var stop: [String]?
     var ignoreEOS: Bool?
+    /// Validated `logit_bias` (token id → bias, `-infinity` bans).
+    var logitBias: [Int: Float] = [:]
     /// Wire names that differ from OpenAI's on this endpoint (`max_tokens` → `n_predict`), for error messages.
     var wireNames: [String: String] = [:]
 }
@@ -45,29 +59,60 @@ struct GenerationValidator: Sendable {
 
     // MARK: - Endpoints
 
-    func completion(_ dto: CompletionRequestDTO) throws(APIError) -> ValidatedGeneration {
+    /// One validated generation per prompt, in order; each runs `n` choices.
+    func completion(_ dto: CompletionRequestDTO) throws(APIError) -> [ValidatedGeneration] {
         let sampling = dto.sampling
-        if let n = sampling.n, n != 1 { throw .invalidParameter(name: "n", reason: "only n = 1 is supported") }
-        if dto.echo == true { throw .invalidParameter(name: "echo", reason: "echo is not supported") }
-        guard let prompt = dto.prompt else { throw .invalidParameter(name: "prompt", reason: "is required") }
-        return try build(model: dto.model, prompt: prompt, fields: sampling.fields(), extraStops: [],
-                         stream: sampling.stream ?? false, includeUsage: sampling.streamOptions?.includeUsage ?? false)
+        guard let prompts = dto.prompt?.prompts else { throw .invalidParameter(name: "prompt", reason: "is required") }
+        guard !prompts.isEmpty else { throw .invalidParameter(name: "prompt", reason: "must not be empty") }
+        var choices = ChoiceOptions(n: try ChoiceOptions.count(sampling.n, prompts: prompts.count))
+        choices.echo = dto.echo ?? false
+        choices.logprobs = try ChoiceOptions.alternatives(dto.choiceFields.logprobs, name: "logprobs")
+        var fields = sampling.fields()
+        if fields.maxTokens == 0 {
+            // Scoring a prompt (lm-evaluation-harness loglikelihood): echo it, generate nothing.
+            guard choices.echo else {
+                throw .invalidParameter(name: "max_tokens", reason: "must be at least 1 (0 only with echo: true)")
+            }
+            choices.generates = false
+            fields.maxTokens = 1
+        }
+        let (name, loaded) = try resolve(dto.model)
+        fields.logitBias = try LogitBiasForms.openAI(dto.choiceFields.logitBias, vocabularySize: loaded.model.vocabularySize)
+        var generations: [ValidatedGeneration] = []
+        for (index, prompt) in prompts.enumerated() {
+            var generation = try build(name: name, loaded: loaded, prompt: prompt, fields: fields, extraStops: [],
+                                       stream: sampling.stream ?? false,
+                                       includeUsage: sampling.streamOptions?.includeUsage ?? false,
+                                       promptName: prompts.count > 1 ? "prompt[\(index)]" : "prompt")
+            generation.choices = choices
+            generations.append(generation)
+        }
+        return generations
     }
 
     /// A chat: the conversation rendered by the model's chat template (or its adapter's format), tokenized as
     /// transformers' `apply_chat_template` does (the template writes BOS itself, so none is added).
     func chat(_ dto: ChatCompletionRequestDTO) throws(APIError) -> ValidatedGeneration {
         let sampling = dto.sampling
-        if let n = sampling.n, n != 1 { throw .invalidParameter(name: "n", reason: "only n = 1 is supported") }
+        var choices = ChoiceOptions(n: try ChoiceOptions.count(sampling.n, prompts: 1))
+        let top = try ChoiceOptions.alternatives(dto.choiceFields.topLogprobs, name: "top_logprobs")
+        if dto.choiceFields.logprobs == true {
+            choices.logprobs = top ?? 0
+        } else if top != nil {
+            throw .invalidParameter(name: "top_logprobs", reason: "requires logprobs: true")
+        }
         let conversation = try ChatConversation(dto, allowTools: false)
         let (name, loaded) = try resolve(dto.model)
         let format = try chatFormat(loaded)
         let prompt = try conversation.render(with: format)
-        return try build(name: name, loaded: loaded, prompt: .text(prompt),
-                         addSpecialTokens: format.tokenizeWithSpecialTokens,
-                         fields: sampling.fields(maxTokens: dto.maxCompletionTokens),
-                         extraStops: format.stopStrings, stream: sampling.stream ?? false,
-                         includeUsage: sampling.streamOptions?.includeUsage ?? false)
+        var fields = sampling.fields(maxTokens: dto.maxCompletionTokens)
+        fields.logitBias = try LogitBiasForms.openAI(dto.choiceFields.logitBias, vocabularySize: loaded.model.vocabularySize)
+        var generation = try build(name: name, loaded: loaded, prompt: .text(prompt),
+                                   addSpecialTokens: format.tokenizeWithSpecialTokens, fields: fields,
+                                   extraStops: format.stopStrings, stream: sampling.stream ?? false,
+                                   includeUsage: sampling.streamOptions?.includeUsage ?? false)
+        generation.choices = choices
+        return generation
     }
 
     /// llama.cpp's `/apply-template`: the prompt a chat request would generate from (tools may be rendered).
@@ -87,7 +132,7 @@ struct GenerationValidator: Sendable {
         if let n = nPredict, n < -1 {
             throw .invalidParameter(name: dto.nPredict != nil ? "n_predict" : "max_tokens", reason: "must be -1 (no limit) or >= 0")
         }
-        let fields = SamplingFields(
+        var fields = SamplingFields(
             // n_predict -1: generate until the context is full; 0 is answered with one token less than nothing,
             // so it is treated like OpenAI's minimum of one.
             maxTokens: nPredict.map { $0 == -1 ? Int.max : max($0, 1) }, temperature: dto.temperature,
@@ -95,8 +140,14 @@ struct GenerationValidator: Sendable {
             repetitionWindow: dto.repeatLastN, frequencyPenalty: dto.frequencyPenalty,
             presencePenalty: dto.presencePenalty, seed: dto.seed, stop: dto.stop?.values, ignoreEOS: dto.ignoreEos,
             wireNames: ["max_tokens": "n_predict", "repetition_penalty": "repeat_penalty"])
-        return try build(model: dto.model, prompt: prompt, fields: fields, extraStops: [],
-                         stream: dto.stream ?? false, includeUsage: false)
+        let (name, loaded) = try resolve(dto.model)
+        fields.logitBias = try LogitBiasForms.llamaCpp(dto.logitBias, tokenizer: loaded.tokenizer,
+                                                       vocabularySize: loaded.model.vocabularySize)
+        var generation = try build(name: name, loaded: loaded, prompt: prompt.prompt, fields: fields, extraStops: [],
+                                   stream: dto.stream ?? false, includeUsage: false)
+        let probabilities = try ChoiceOptions.alternatives(dto.nProbs, name: "n_probs")
+        generation.choices.logprobs = probabilities == 0 ? nil : probabilities
+        return generation
     }
 
     // MARK: - Shared
@@ -109,16 +160,9 @@ struct GenerationValidator: Sendable {
         } catch { throw APIError(error) }
     }
 
-    private func build(model: String?, prompt: PromptInput, fields: SamplingFields, extraStops: [String],
-                       stream: Bool, includeUsage: Bool) throws(APIError) -> ValidatedGeneration {
-        let (name, loaded) = try resolve(model)
-        return try build(name: name, loaded: loaded, prompt: prompt, fields: fields, extraStops: extraStops,
-                         stream: stream, includeUsage: includeUsage)
-    }
-
-    private func build(name: String, loaded: LoadedModel, prompt: PromptInput, addSpecialTokens: Bool = true,
+    private func build(name: String, loaded: LoadedModel, prompt: PromptForm, addSpecialTokens: Bool = true,
                        fields: SamplingFields, extraStops: [String], stream: Bool,
-                       includeUsage: Bool) throws(APIError) -> ValidatedGeneration {
+                       includeUsage: Bool, promptName: String = "prompt") throws(APIError) -> ValidatedGeneration {
         let tokenizer = loaded.tokenizer
         let text: String
         let tokens: [Int]
@@ -130,13 +174,13 @@ struct GenerationValidator: Sendable {
             }
             tokens = tokenizer.encode(value, addSpecialTokens: addSpecialTokens)
         case .tokens(let ids):
-            if let bad = ids.first(where: { $0 < 0 || $0 >= loaded.model.vocabularySize }) {
-                throw .invalidParameter(name: "prompt", reason: "token id \(bad) is outside the vocabulary (0..<\(loaded.model.vocabularySize))")
-            }
-            tokens = ids
+            tokens = try PromptTokens.checked(ids, vocabularySize: loaded.model.vocabularySize, name: promptName)
             text = tokenizer.decode(ids, skipSpecialTokens: false)
+        case .mixed(let pieces):
+            tokens = try PromptTokens.mixed(pieces, loaded: loaded, addSpecialTokens: addSpecialTokens, name: promptName)
+            text = tokenizer.decode(tokens, skipSpecialTokens: false)
         }
-        guard !tokens.isEmpty else { throw .invalidParameter(name: "prompt", reason: "must not be empty") }
+        guard !tokens.isEmpty else { throw .invalidParameter(name: promptName, reason: "must not be empty") }
         let context = loaded.model.maxContextLength
         guard tokens.count < context else { throw .contextExceeded(promptTokens: tokens.count, contextLength: context) }
 
@@ -171,6 +215,7 @@ struct GenerationValidator: Sendable {
         if let stop = fields.stop { parameters.stopStrings = stop }
         for stop in extraStops where !parameters.stopStrings.contains(stop) { parameters.stopStrings.append(stop) }
         if let ignore = fields.ignoreEOS { parameters.ignoreEOS = ignore }
+        parameters.logitBias = fields.logitBias
         // A request may ask for more than fits; it then ends with finish_reason "length" at the context edge.
         parameters.maxNewTokens = min(parameters.maxNewTokens, context - tokens.count)
         do { parameters = try parameters.validated() } catch {
