@@ -39,7 +39,7 @@ struct GenerationController: Sendable {
     func completions(_ request: Request) async throws -> Response {
         var request = request
         let dto = try await JSONBody.decode(CompletionRequestDTO.self, from: &request, limits: body)
-        let generations = try validator.completion(dto)
+        let generations = try await PromptWork.run { try validator.completion(dto) }
         let first = generations[0]
         let options = first.choices
         let events = try ChoiceStreams.submit(generations.flatMap { $0.engineRequests(label: "/v1/completions") },
@@ -119,7 +119,7 @@ struct GenerationController: Sendable {
     func chatCompletions(_ request: Request) async throws -> Response {
         var request = request
         let dto = try await chatBody(&request)
-        let validated = try validator.chat(dto)
+        let validated = try await PromptWork.run { try validator.chat(dto) }
         let options = validated.choices
         let events = try ChoiceStreams.submit(validated.engineRequests(label: "/v1/chat/completions"), to: scheduler)
         let count = options.n
@@ -173,7 +173,7 @@ struct GenerationController: Sendable {
     func applyTemplate(_ request: Request) async throws -> Response {
         var request = request
         let dto = try await chatBody(&request)
-        return try json(ApplyTemplateResponseDTO(prompt: try validator.applyTemplate(dto)))
+        return try json(ApplyTemplateResponseDTO(prompt: try await PromptWork.run { try validator.applyTemplate(dto) }))
     }
 
     /// A chat body, its message and tool objects in the sender's key order (the decoder does not keep it).
@@ -229,7 +229,7 @@ struct GenerationController: Sendable {
     func llamaCompletion(_ request: Request) async throws -> Response {
         var request = request
         let dto = try await JSONBody.decode(LlamaCompletionRequestDTO.self, from: &request, limits: body)
-        let validated = try validator.llamaCompletion(dto)
+        let validated = try await PromptWork.run { try validator.llamaCompletion(dto) }
         let events = try ChoiceStreams.submit(validated.engineRequests(label: "/completion"), to: scheduler)
         let promptCount = validated.promptTokens.count
         let spelling = TokenSpelling(tokenizer: validated.model.tokenizer)

@@ -25,7 +25,8 @@ struct TokenizeController<Context: RequestContext>: Sendable {
             throw APIError.invalidParameter(name: "add_special_tokens", reason: "give add_special or add_special_tokens, not both")
         }
         let (_, loaded) = try validator.resolve(dto.model)
-        let tokens = loaded.tokenizer.encode(content, addSpecialTokens: dto.addSpecial ?? dto.addSpecialTokens ?? false)
+        let addSpecial = dto.addSpecial ?? dto.addSpecialTokens ?? false
+        let tokens = try await PromptWork.run { loaded.tokenizer.encode(content, addSpecialTokens: addSpecial) }
         if dto.withPieces == true {
             let pieces = tokens.map { TokenPieceDTO(id: $0, piece: loaded.tokenizer.decode([$0], skipSpecialTokens: false)) }
             return try json(TokenizeWithPiecesResponseDTO(tokens: pieces))
