@@ -308,9 +308,9 @@ metric_list:
         check(len(samples) == len(reference["loglikelihood"]), f"lm-eval: {len(samples)} samples logged")
         for sample in sorted(samples, key=lambda s: s["doc_id"]):
             case = reference["loglikelihood"][sample["doc_id"]]
-            loglikelihood, is_greedy = sample["resps"][0][0]
+            loglikelihood, is_greedy = sample["resps"][0][0]  # logged as strings: "-6.26…", "False"
             check(abs(float(loglikelihood) - case["continuation_logprob"]) <= TOLERANCE
-                  and bool(is_greedy) == case["is_greedy"],
+                  and str(is_greedy) == str(case["is_greedy"]),
                   f"lm-eval: loglikelihood of {case['continuation']!r} = {float(loglikelihood):.5f} "
                   f"(transformers {case['continuation_logprob']:.5f})")
 
