@@ -1,4 +1,5 @@
 import NibbleGeneration
+import NibbleGrammar
 import NibbleModels
 
 /// One generation the engine should run: a ready model, the encoded prompt and validated parameters.
@@ -10,6 +11,8 @@ public struct GenerationRequest: Sendable {
     public var parameters: GenerationParameters
     /// Which endpoint asked (for stats and logs), e.g. "/v1/completions".
     public var label: String
+    /// A grammar the output must match (structured output); the engine masks every step with it.
+    public var grammar: Grammar?
 
     public init(modelName: String, model: LoadedModel, promptTokens: [Int], parameters: GenerationParameters,
                 label: String = "") {

@@ -21,6 +21,8 @@ struct LlamaCompletionRequestDTO: Decodable {
     var seed: Int64?
     var stream: Bool?
     var ignoreEos: Bool?
+    /// `json_schema` and `grammar` (llama.cpp's names); decoded beside the fields above.
+    var structured: StructuredOutputDTO? = nil
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, prompt, stop, temperature, seed, stream

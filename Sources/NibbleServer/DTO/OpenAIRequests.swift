@@ -37,6 +37,7 @@ struct CompletionRequestDTO: Decodable {
     var prompt: PromptInput?
     var echo: Bool?
     var sampling: OpenAISamplingDTO
+    var structured: StructuredOutputDTO
 
     enum CodingKeys: String, CodingKey, CaseIterable { case model, prompt, echo }
 
@@ -46,6 +47,7 @@ struct CompletionRequestDTO: Decodable {
         prompt = try container.decodeIfPresent(PromptInput.self, forKey: .prompt)
         echo = try container.decodeIfPresent(Bool.self, forKey: .echo)
         sampling = try OpenAISamplingDTO(from: decoder)
+        structured = try StructuredOutputDTO(from: decoder)
     }
 }
 
@@ -65,6 +67,8 @@ struct ChatCompletionRequestDTO: Decodable {
     /// A per-request template (vLLM's `chat_template`): refused, so it is never silently ignored.
     var chatTemplate: TemplateValueDTO?
     var sampling: OpenAISamplingDTO
+    var structured: StructuredOutputDTO
+    var toolOptions: ToolOptionsDTO
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, messages, tools
@@ -85,6 +89,8 @@ struct ChatCompletionRequestDTO: Decodable {
         chatTemplateKwargs = try container.decodeIfPresent([String: TemplateValueDTO].self, forKey: .chatTemplateKwargs)
         chatTemplate = try container.decodeIfPresent(TemplateValueDTO.self, forKey: .chatTemplate)
         sampling = try OpenAISamplingDTO(from: decoder)
+        structured = try StructuredOutputDTO(from: decoder)
+        toolOptions = try ToolOptionsDTO(from: decoder)
     }
 }
 

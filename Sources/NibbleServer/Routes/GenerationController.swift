@@ -42,7 +42,8 @@ struct GenerationController<Context: RequestContext>: Sendable {
 
     func completions(_ request: Request) async throws -> Response {
         var request = request
-        let dto = try await JSONBody.decode(CompletionRequestDTO.self, from: &request, limits: body)
+        var dto = try await JSONBody.decode(CompletionRequestDTO.self, from: &request, limits: body)
+        dto.structured.keepKeyOrder(from: try await rawBody(request))
         let validated = try validator.completion(dto)
         let events = try submit(validated, label: "/v1/completions")
         let id = Self.newId("cmpl-")
@@ -90,12 +91,31 @@ struct GenerationController<Context: RequestContext>: Sendable {
         }
         if !validated.stream {
             let result = try await Self.whole(events)
+            var message = ChatMessageDTO(role: "assistant", content: String(result.text.drop { $0 == " " }))
+            var finishReason = result.finishReason.openAIName
+            if let tools = validated.tools {
+                let reply = tools.parse(result.text)
+                if !reply.calls.isEmpty {
+                    message.content = reply.content
+                    message.toolCalls = reply.calls.map { Self.toolCall($0, family: tools.family) }
+                    finishReason = "tool_calls"
+                }
+            }
             let body = ChatCompletionResponseDTO(
                 id: id, object: "chat.completion", created: created, model: validated.modelName,
-                choices: [.init(message: .init(role: "assistant", content: String(result.text.drop { $0 == " " })),
-                                finishReason: result.finishReason.openAIName)],
+                choices: [.init(message: message, finishReason: finishReason)],
                 usage: UsageDTO(result.usage), timings: TimingsDTO(result.timings))
             return try json(body)
+        }
+        if let tools = validated.tools {
+            return SSE.response(for: request) { sse in
+                try await sse.send(chunk(.init(role: "assistant", content: ""), finish: nil, usage: nil))
+                try await Self.streamToolReply(events, tools: tools, to: &sse, includeUsage: validated.includeUsage) { choices, usage, timings in
+                    var envelope = chunk(nil, finish: nil, usage: usage, timings: timings)
+                    envelope.choices = choices
+                    return envelope
+                }
+            }
         }
         return SSE.response(for: request) { sse in
             try await sse.send(chunk(.init(role: "assistant", content: ""), finish: nil, usage: nil))
@@ -131,10 +151,16 @@ struct GenerationController<Context: RequestContext>: Sendable {
     /// A chat body, its message and tool objects in the sender's key order (the decoder does not keep it).
     private func chatBody(_ request: inout Request) async throws -> ChatCompletionRequestDTO {
         var dto = try await JSONBody.decode(ChatCompletionRequestDTO.self, from: &request, limits: body)
-        // The body was read whole and put back as one buffer, so this reads no more from the connection.
-        let raw = try await request.body.collect(upTo: body.maxBytes)
-        dto.keepKeyOrder(from: Data(raw.readableBytesView))
+        let raw = try await rawBody(request)
+        dto.keepKeyOrder(from: raw)
+        dto.structured.keepKeyOrder(from: raw)
         return dto
+    }
+
+    /// The body `JSONBody.decode` read whole and put back as one buffer, so this reads no more from the connection.
+    private func rawBody(_ request: Request) async throws -> Data {
+        let raw = try await request.body.collect(upTo: body.maxBytes)
+        return Data(raw.readableBytesView)
     }
 
     /// The OpenAI stream after any opening chunk: a chunk per piece of text, then one carrying `finish_reason`
@@ -159,18 +185,71 @@ struct GenerationController<Context: RequestContext>: Sendable {
         try await sse.sendDone()
     }
 
+    /// A chat stream whose reply may hold tool calls: content deltas as `ToolReplyStream` releases them, then
+    /// per call a delta with its index, id, type, name and empty arguments and one with the arguments, and the
+    /// final chunk with `finish_reason` "tool_calls" when there were calls.
+    private static func streamToolReply(
+        _ events: AsyncThrowingStream<GenerationEvent, any Error>, tools: ToolCalling, to sse: inout SSEWriter,
+        includeUsage: Bool, envelope: ([ChatChoiceDTO], UsageDTO?, TimingsDTO?) -> ChatCompletionResponseDTO
+    ) async throws {
+        var reply = ToolReplyStream(tools: tools)
+        var replyStarted = false
+        func content(_ text: String) -> ChatChoiceDTO? {
+            var text = text
+            if !replyStarted {
+                text = String(text.drop { $0 == " " })
+                if text.isEmpty { return nil }
+                replyStarted = true
+            }
+            return ChatChoiceDTO(delta: .init(content: text))
+        }
+        for try await event in events {
+            switch event {
+            case .token(_, let text):
+                if let choice = content(reply.append(text)) { try await sse.send(envelope([choice], nil, nil)) }
+            case .done(let reason, let usage, let timings):
+                if reason == .cancelled { return }
+                let (calls, rest) = reply.finish()
+                if let choice = content(rest) { try await sse.send(envelope([choice], nil, nil)) }
+                for (index, call) in calls.enumerated() {
+                    var opening = toolCall(call, family: tools.family)
+                    opening.index = index
+                    opening.function.arguments = ""
+                    try await sse.send(envelope([ChatChoiceDTO(delta: .init(toolCalls: [opening]))], nil, nil))
+                    let arguments = ToolCallDTO(index: index, function: .init(arguments: call.arguments))
+                    try await sse.send(envelope([ChatChoiceDTO(delta: .init(toolCalls: [arguments]))], nil, nil))
+                }
+                let finish = calls.isEmpty ? reason.openAIName : "tool_calls"
+                try await sse.send(envelope([ChatChoiceDTO(delta: .init(), finishReason: finish)], nil, TimingsDTO(timings)))
+                if includeUsage { try await sse.send(envelope([], UsageDTO(usage), nil)) }
+            }
+        }
+        try await sse.sendDone()
+    }
+
+    /// A parsed call as OpenAI writes it. Mistral's templates insist on ids of nine letters and digits.
+    private static func toolCall(_ call: ParsedToolCall, family: ToolCallFamily) -> ToolCallDTO {
+        let random = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let id = call.id ?? (family == .mistral ? String(random.prefix(9)) : "call_" + random.prefix(24))
+        return ToolCallDTO(id: id, type: "function", function: .init(name: call.name, arguments: call.arguments))
+    }
+
     // MARK: - POST /completion (llama.cpp)
 
     func llamaCompletion(_ request: Request) async throws -> Response {
         var request = request
-        let dto = try await JSONBody.decode(LlamaCompletionRequestDTO.self, from: &request, limits: body)
+        var dto = try await JSONBody.decode(LlamaCompletionRequestDTO.self, from: &request, limits: body)
+        let raw = try await rawBody(request)
+        var structured = try JSONBody.decode(StructuredOutputDTO.self, from: raw)
+        structured.keepKeyOrder(from: raw)
+        dto.structured = structured
         let validated = try validator.llamaCompletion(dto)
         let events = try submit(validated, label: "/completion")
         let promptCount = validated.promptTokens.count
         let parameters = validated.parameters
         @Sendable func final(content: String, tokens: [Int], reason: FinishReason, timings: Timings) -> LlamaCompletionResponseDTO {
             let (stopType, word): (String, String) = switch reason {
-            case .stop(.eos): ("eos", "")
+            case .stop(.eos), .stop(.grammarComplete): ("eos", "")
             case .stop(.string(let stop)): ("word", stop)
             case .length: ("limit", "")
             case .cancelled: ("none", "")

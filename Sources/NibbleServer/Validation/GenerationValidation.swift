@@ -1,6 +1,7 @@
 import Foundation
 import NibbleEngine
 import NibbleGeneration
+import NibbleGrammar
 import NibbleModels
 
 /// A generation request that passed validation: resolved model, encoded prompt, checked parameters.
@@ -13,9 +14,16 @@ struct ValidatedGeneration: Sendable {
     var parameters: GenerationParameters
     var stream: Bool
     var includeUsage: Bool
+    /// The grammar the output must match (`response_format`, `json_schema`, `grammar`, or forced tool calls).
+    var grammar: Grammar? = nil
+    /// A chat's tools, when its replies are parsed into `tool_calls`.
+    var tools: ToolCalling? = nil
 
     func engineRequest(label: String) -> GenerationRequest {
-        GenerationRequest(modelName: modelName, model: model, promptTokens: promptTokens, parameters: parameters, label: label)
+        var request = GenerationRequest(modelName: modelName, model: model, promptTokens: promptTokens, parameters: parameters,
+                                        label: label)
+        request.grammar = grammar
+        return request
     }
 }
 
@@ -50,8 +58,11 @@ struct GenerationValidator: Sendable {
         if let n = sampling.n, n != 1 { throw .invalidParameter(name: "n", reason: "only n = 1 is supported") }
         if dto.echo == true { throw .invalidParameter(name: "echo", reason: "echo is not supported") }
         guard let prompt = dto.prompt else { throw .invalidParameter(name: "prompt", reason: "is required") }
-        return try build(model: dto.model, prompt: prompt, fields: sampling.fields(), extraStops: [],
-                         stream: sampling.stream ?? false, includeUsage: sampling.streamOptions?.includeUsage ?? false)
+        let grammar = try StructuredOutput.grammar(dto.structured)
+        var validated = try build(model: dto.model, prompt: prompt, fields: sampling.fields(), extraStops: [],
+                                  stream: sampling.stream ?? false, includeUsage: sampling.streamOptions?.includeUsage ?? false)
+        validated.grammar = grammar
+        return validated
     }
 
     /// A chat: the conversation rendered by the model's chat template (or its adapter's format), tokenized as
@@ -59,20 +70,44 @@ struct GenerationValidator: Sendable {
     func chat(_ dto: ChatCompletionRequestDTO) throws(APIError) -> ValidatedGeneration {
         let sampling = dto.sampling
         if let n = sampling.n, n != 1 { throw .invalidParameter(name: "n", reason: "only n = 1 is supported") }
-        let conversation = try ChatConversation(dto, allowTools: false)
+        var conversation = try ChatConversation(dto)
+        var grammar = try StructuredOutput.grammar(dto.structured)
         let (name, loaded) = try resolve(dto.model)
         let format = try chatFormat(loaded)
+        var tools: ToolCalling?
+        if case .list(let list)? = conversation.tools {
+            // The adapters' built-in formats have no tool syntax of their own.
+            var source: String?
+            if loaded.chatTemplate != nil { source = try? format.template(withTools: true).source }
+            let calling = try ToolCalling(tools: list, choice: dto.toolChoice?.value, parallel: dto.toolOptions.parallelToolCalls,
+                                          templateSource: source)
+            if calling.constrainsDecoding {
+                if grammar != nil {
+                    throw .invalidParameter(name: "tool_choice", reason: "a required tool call cannot be combined with response_format, json_schema or grammar")
+                }
+                grammar = try calling.callGrammar()
+            }
+            if calling.parsesReplies {
+                if calling.family.describesToolsInSystemMessage { conversation.describeTools(calling.systemInstructions()) }
+                tools = calling
+            }
+        }
         let prompt = try conversation.render(with: format)
-        return try build(name: name, loaded: loaded, prompt: .text(prompt),
-                         addSpecialTokens: format.tokenizeWithSpecialTokens,
-                         fields: sampling.fields(maxTokens: dto.maxCompletionTokens),
-                         extraStops: format.stopStrings, stream: sampling.stream ?? false,
-                         includeUsage: sampling.streamOptions?.includeUsage ?? false)
+        var validated = try build(name: name, loaded: loaded, prompt: .text(prompt),
+                                  addSpecialTokens: format.tokenizeWithSpecialTokens,
+                                  fields: sampling.fields(maxTokens: dto.maxCompletionTokens),
+                                  extraStops: format.stopStrings, stream: sampling.stream ?? false,
+                                  includeUsage: sampling.streamOptions?.includeUsage ?? false)
+        validated.grammar = grammar
+        validated.tools = tools
+        // Call markers may be special tokens ([TOOL_CALLS], <|python_tag|>): the parser needs them as text.
+        if tools?.family.markersAreSpecialTokens == true { validated.parameters.skipSpecialTokens = false }
+        return validated
     }
 
     /// llama.cpp's `/apply-template`: the prompt a chat request would generate from (tools may be rendered).
     func applyTemplate(_ dto: ChatCompletionRequestDTO) throws(APIError) -> String {
-        let conversation = try ChatConversation(dto, allowTools: true)
+        let conversation = try ChatConversation(dto)
         let (_, loaded) = try resolve(dto.model)
         return try conversation.render(with: try chatFormat(loaded))
     }
@@ -95,8 +130,12 @@ struct GenerationValidator: Sendable {
             repetitionWindow: dto.repeatLastN, frequencyPenalty: dto.frequencyPenalty,
             presencePenalty: dto.presencePenalty, seed: dto.seed, stop: dto.stop?.values, ignoreEOS: dto.ignoreEos,
             wireNames: ["max_tokens": "n_predict", "repetition_penalty": "repeat_penalty"])
-        return try build(model: dto.model, prompt: prompt, fields: fields, extraStops: [],
-                         stream: dto.stream ?? false, includeUsage: false)
+        var grammar: Grammar?
+        if let structured = dto.structured { grammar = try StructuredOutput.grammar(structured) }
+        var validated = try build(model: dto.model, prompt: prompt, fields: fields, extraStops: [],
+                                  stream: dto.stream ?? false, includeUsage: false)
+        validated.grammar = grammar
+        return validated
     }
 
     // MARK: - Shared
