@@ -57,9 +57,8 @@ public struct GenerationState {
     public mutating func next(logits: inout [Float]) throws(GenerationError) -> GenerationEvent {
         precondition(finish == nil, "the generation has ended")
         chain.process(&logits, history: history)
-        try constraint?.restrict(&logits)
-        guard let token = sampler.sample(logits) else { throw .noFiniteLogits(step: history.generated.count) }
-        try constraint?.accept(token)
+        let picked = if let constraint { try constraint.pick(&logits, using: &sampler) } else { sampler.sample(logits) }
+        guard let token = picked else { throw .noFiniteLogits(step: history.generated.count) }
         history.generated.append(token)
         var text: String
         if stopTokenIds.contains(token) {

@@ -24,6 +24,38 @@ public struct OutputConstraint {
     /// Whether only the end can follow.
     public var isComplete: Bool { constraint.isComplete }
 
+    /// Picks the next token and advances the matcher with it.
+    ///
+    /// The sampler's unconstrained pick stands when the grammar allows it; only otherwise is the full mask
+    /// computed and the pick redrawn from the masked logits. For greedy decoding that is exactly the masked
+    /// arg-max; for plain sampling it is exactly the masked distribution (a rejected draw is redrawn from the
+    /// renormalized rest), and most steps then cost a check of one token's bytes instead of a vocabulary walk.
+    func pick(_ logits: inout [Float], using sampler: inout Sampler) throws(GenerationError) -> Int? {
+        if let first = sampler.sample(logits) {
+            if stopTokenIds.contains(first) {
+                if constraint.canEnd { return first }
+            } else if try tryAccept(first) {
+                return first
+            }
+        }
+        try restrict(&logits)
+        guard let token = sampler.sample(logits) else { return nil }
+        try accept(token)
+        return token
+    }
+
+    /// Advances with `token` when the grammar allows it; false (state unchanged) when it does not.
+    private func tryAccept(_ token: Int) throws(GenerationError) -> Bool {
+        do {
+            try constraint.accept(token)
+            return true
+        } catch GrammarError.tokenRejected {
+            return false
+        } catch {
+            throw .invalidParameter(InvalidParameter(name: "grammar", reason: "\(error)"))
+        }
+    }
+
     /// Sets every token the grammar does not allow next to -infinity.
     func restrict(_ logits: inout [Float]) throws(GenerationError) {
         let canEnd = constraint.canEnd

@@ -25,6 +25,18 @@ struct StructuredOutputServerTests {
         ("Describe settings.", #"{"type": "object", "properties": {"mode": {"type": "string", "maxLength": 10}}, "required": ["mode"], "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 9}}"#),
     ]
 
+    /// A request whose answer may take minutes (a real model decoding on a busy machine).
+    static func post(_ port: Int, _ path: String, raw: String? = nil, json: Any? = nil) async throws -> HTTPTestResponse {
+        let body = try raw.map { Data($0.utf8) } ?? json.map { try JSONSerialization.data(withJSONObject: $0) }
+        nonisolated(unsafe) let sendable = body
+        return try await onThread {
+            let connection = try RawHTTPConnection(port: port)
+            connection.setReceiveTimeout(seconds: 600)
+            try connection.send(method: "POST", path: path, body: sendable)
+            return try connection.readResponse()
+        }
+    }
+
     func withSmolLM2(_ body: (TestServer) async throws -> Void) async throws {
         let file = try #require(RealModelFixtures.smolLM2GGUF)
         var configuration = ServerConfiguration()
@@ -35,7 +47,7 @@ struct StructuredOutputServerTests {
     static func chatBody(_ prompt: String, extra: String) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: [["role": "user", "content": prompt]])) ?? Data()
         let message = String(decoding: data, as: UTF8.self)
-        return #"{"model": "smollm2", "messages": \#(message), "max_tokens": 160, "temperature": 0, \#(extra)}"#
+        return #"{"model": "smollm2", "messages": \#(message), "max_tokens": 96, "temperature": 0, \#(extra)}"#
     }
 
     @Test func schemaSuiteOutputsValidateWithJSONSchema() async throws {
@@ -43,7 +55,7 @@ struct StructuredOutputServerTests {
         try await withSmolLM2 { server in
             for (index, item) in Self.schemas.enumerated() {
                 // Chat with OpenAI's response_format, and llama.cpp's /completion with json_schema on a plain prompt.
-                let chat = try await http(server.port, "POST", "/v1/chat/completions", raw: Self.chatBody(item.prompt,
+                let chat = try await Self.post(server.port, "/v1/chat/completions", raw: Self.chatBody(item.prompt,
                     extra: #""response_format": {"type": "json_schema", "json_schema": {"name": "case\#(index)", "strict": true, "schema": \#(item.schema)}}"#))
                 #expect(chat.status == 200, "\(chat.text)")
                 let choice = try #require((try chat.json()["choices"] as? [[String: Any]])?.first)
@@ -51,7 +63,8 @@ struct StructuredOutputServerTests {
                 let content = try #require((choice["message"] as? [String: Any])?["content"] as? String)
                 outputs.append((item.schema, content))
 
-                let native = try await http(server.port, "POST", "/completion", raw: #"{"prompt": "\#(item.prompt) JSON:", "n_predict": 160, "temperature": 0.7, "seed": \#(index), "json_schema": \#(item.schema)}"#)
+                guard index % 4 == 0 else { continue }
+                let native = try await Self.post(server.port, "/completion", raw: #"{"prompt": "\#(item.prompt) JSON:", "n_predict": 96, "temperature": 0.7, "seed": \#(index), "json_schema": \#(item.schema)}"#)
                 #expect(native.status == 200, "\(native.text)")
                 let body = try native.json()
                 #expect(body["stop_type"] as? String == "eos", "case \(index): \(native.text)")
@@ -70,17 +83,17 @@ struct StructuredOutputServerTests {
         try await withSmolLM2 { server in
             // Any JSON object, on the OpenAI completions route, streamed and whole alike.
             let body = #"{"model": "smollm2", "prompt": "A JSON object about the sea:", "max_tokens": 120, "temperature": 0, "response_format": {"type": "json_object"}}"#
-            let whole = try await http(server.port, "POST", "/v1/completions", raw: body)
+            let whole = try await Self.post(server.port, "/v1/completions", raw: body)
             let text = try #require((try whole.json()["choices"] as? [[String: Any]])?.first?["text"] as? String)
             #expect(try JSONSerialization.jsonObject(with: Data(text.utf8)) is [String: Any], "\(text)")
-            let streamed = try openAIStreamText(try await http(server.port, "POST", "/v1/completions",
+            let streamed = try openAIStreamText(try await Self.post(server.port, "/v1/completions",
                                                                 raw: body.replacingOccurrences(of: #""temperature": 0,"#, with: #""temperature": 0, "stream": true,"#)))
             #expect(streamed.text == text)
             #expect(streamed.finish == "stop")
 
             // A GBNF grammar on /completion: the output is one of its sentences.
             let gbnf = #"root ::= "The answer is " ("yes" | "no") "." "#
-            let native = try await http(server.port, "POST", "/completion", json: ["prompt": "Is water wet?", "grammar": gbnf, "n_predict": 20])
+            let native = try await Self.post(server.port, "/completion", json: ["prompt": "Is water wet?", "grammar": gbnf, "n_predict": 20])
             let content = try native.json()["content"] as? String
             #expect(content == "The answer is yes." || content == "The answer is no.", "\(native.text)")
         }
@@ -103,7 +116,7 @@ struct StructuredOutputServerTests {
             ]
             for item in refused {
                 let path = item.body.contains("messages") ? "/v1/chat/completions" : "/completion"
-                let response = try await http(server.port, "POST", path, raw: item.body)
+                let response = try await Self.post(server.port, path, raw: item.body)
                 #expect(response.status == 400, "\(item.body): \(response.text)")
                 let message = ((try? response.json())?["error"] as? [String: Any])?["message"] as? String ?? ""
                 #expect(message.contains(item.field) && message.contains(item.says), "\(item.body): \(message)")
@@ -147,7 +160,7 @@ struct StructuredOutputServerTests {
     static func checkToolCalls(port: Int, request: (prompt: String, choice: String, expected: String?)) async throws
         -> [(name: String, arguments: String)] {
         let body = chatBody(request.prompt, extra: #""tools": \#(toolsJSON), "tool_choice": \#(request.choice)"#)
-        let reply = try await http(port, "POST", "/v1/chat/completions", raw: body)
+        let reply = try await post(port, "/v1/chat/completions", raw: body)
         let first = try #require((try reply.json()["choices"] as? [[String: Any]])?.first, "\(reply.text)")
         #expect(first["finish_reason"] as? String == "tool_calls", "\(reply.text)")
         let calls = try #require((first["message"] as? [String: Any])?["tool_calls"] as? [[String: Any]], "\(reply.text)")
@@ -163,7 +176,7 @@ struct StructuredOutputServerTests {
         }
 
         // Streamed: deltas carrying each call (index, id, type, name, empty arguments; then the arguments).
-        let streamed = try await http(port, "POST", "/v1/chat/completions",
+        let streamed = try await post(port, "/v1/chat/completions",
                                       raw: body.replacingOccurrences(of: #""temperature": 0,"#, with: #""temperature": 0, "stream": true,"#))
         var names: [String] = [], arguments: [Int: String] = [:], finish: String?
         for frame in streamed.sseData.dropLast() {

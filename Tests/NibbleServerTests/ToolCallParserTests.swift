@@ -56,7 +56,10 @@ struct ToolCallParserTests {
         let prompt = try chat.render(messages: [user], tools: tools, addGenerationPrompt: true, specialTokens: special)
         let whole = try chat.render(messages: [user, assistant], tools: tools, addGenerationPrompt: false, specialTokens: special)
         // The reply is what the second rendering adds after the prompt, up to the end of the turn.
-        var reply = String(whole.unicodeScalars.dropFirst(prompt.unicodeScalars.commonPrefixCount(with: whole.unicodeScalars)))
+        // (A generation prompt that opens a tag, as DeepSeek's `<think>`, shares the tag's `<` with the call.)
+        var shared = prompt.unicodeScalars.commonPrefixCount(with: whole.unicodeScalars)
+        if shared > 0, Array(whole.unicodeScalars)[shared - 1] == "<" { shared -= 1 }
+        var reply = String(whole.unicodeScalars.dropFirst(shared))
         for end in ["<|im_end|>", "<|eot_id|>", "</s>", "<｜end▁of▁sentence｜>"] {
             if let range = reply.range(of: end) { reply = String(reply[..<range.lowerBound]) }
         }
