@@ -38,7 +38,7 @@ let package = Package(
             dependencies: [
                 "NibbleEngine", "NibbleGeneration", "NibbleModels", "NibbleQuant", "NibbleTokenizer", "NibbleFormats",
                 "NibbleKernels",
-                "NibbleTemplates",
+                "NibbleTemplates", "NibbleGrammar",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -47,12 +47,12 @@ let package = Package(
         ),
         .target(
             name: "NibbleEngine",
-            dependencies: ["NibbleGeneration", "NibbleModels", "NibbleTokenizer", "NibbleKernels",
+            dependencies: ["NibbleGeneration", "NibbleGrammar", "NibbleModels", "NibbleTokenizer", "NibbleKernels",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "NibbleGeneration",
-            dependencies: ["NibbleModels", "NibbleTokenizer"]
+            dependencies: ["NibbleModels", "NibbleTokenizer", "NibbleGrammar"]
         ),
         .target(
             name: "NibbleModels",
@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(
             name: "NibbleGenerationTests",
             dependencies: ["NibbleGeneration", "NibbleEngine", "NibbleModels", "NibbleKernels", "NibbleTokenizer", "NibbleTestSupport",
-                           "NibbleTestFakes"]
+                           "NibbleTestFakes", "NibbleGrammar"]
         ),
         .testTarget(name: "NibbleCLITests", dependencies: ["nibble", "NibbleTokenizer", "NibbleTemplates", "NibbleTestSupport"]),
         .testTarget(
@@ -115,7 +115,7 @@ let package = Package(
             name: "NibbleServerTests",
             dependencies: [
                 "NibbleServer", "NibbleEngine", "NibbleModels", "NibbleQuant", "NibbleTestSupport", "NibbleTestFakes",
-                "NibbleTemplates", "NibbleTokenizer",
+                "NibbleTemplates", "NibbleTokenizer", "NibbleGrammar",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),

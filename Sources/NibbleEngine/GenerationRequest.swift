@@ -1,4 +1,5 @@
 import NibbleGeneration
+import NibbleGrammar
 import NibbleModels
 
 /// One generation the engine should run: a ready model, the encoded prompt and validated parameters.
@@ -17,6 +18,8 @@ public struct GenerationRequest: Sendable {
     public var promptLogprobs: Int?
     /// False ends the generation once the prompt is processed, generating nothing (echo with `max_tokens` 0).
     public var generates = true
+    /// A grammar the output must match (structured output); the engine masks every step with it.
+    public var grammar: Grammar?
 
     public init(modelName: String, model: LoadedModel, promptTokens: [Int], parameters: GenerationParameters,
                 label: String = "") {

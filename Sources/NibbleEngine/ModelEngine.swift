@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import NibbleGeneration
+import NibbleGrammar
 import NibbleKernels
 import NibbleModels
 
@@ -38,6 +39,8 @@ final class ModelEngine: @unchecked Sendable {
     private var arrivals = 0
     private var preemptions = 0
     private var cachedPromptTokens = 0
+    /// The tokenizer's vocabulary as a byte trie, built on the first constrained request and shared by all.
+    private lazy var vocabulary = TokenVocabulary(tokenizer: loaded.tokenizer, endTokenIds: loaded.eosTokenIds)
 
     init(name: String, loaded: LoadedModel, settings: KVCacheSettings, maxConcurrent: Int, maxBatchTokens: Int,
          logger: Logger, onFinish: @escaping @Sendable (Job, Outcome, Timings?) -> Void,
@@ -147,7 +150,8 @@ final class ModelEngine: @unchecked Sendable {
         do {
             let state = try GenerationState(
                 tokenizer: loaded.tokenizer, promptTokens: request.promptTokens, parameters: request.parameters,
-                eosTokenIds: loaded.eosTokenIds, contextLength: request.cacheCapacity)
+                eosTokenIds: loaded.eosTokenIds, contextLength: request.cacheCapacity,
+                constraint: request.grammar.map { OutputConstraint(grammar: $0, vocabulary: vocabulary) })
             arrivals += 1
             let cache = KVCache(pool: pool, capacity: request.cacheCapacity)
             waiting.append(EngineSequence(job: job, state: state, cache: cache, order: arrivals))

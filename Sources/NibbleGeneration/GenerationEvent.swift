@@ -42,6 +42,8 @@ public enum StopTrigger: Sendable, Equatable {
     case eos(tokenId: Int)
     /// A stop string; it is not part of the output.
     case string(String)
+    /// The structured output's grammar is complete: nothing but the end could follow.
+    case grammarComplete
 }
 
 /// Token counts, as OpenAI's `usage`.

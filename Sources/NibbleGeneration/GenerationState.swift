@@ -20,12 +20,15 @@ public struct GenerationState {
     private var detokenizer: StreamingDetokenizer
     private var stops: StopStringMatcher
     private var history: TokenHistory
+    /// The grammar the output must match (structured output), if any.
+    private var constraint: OutputConstraint?
 
     /// - Parameters:
     ///   - contextLength: positions the sequence may fill (prompt plus output).
     ///   - eosTokenIds: the model's EOS ids (`LoadedModel.eosTokenIds`).
+    ///   - constraint: a grammar the output must match (structured output).
     public init(tokenizer: any Tokenizer, promptTokens: [Int], parameters: GenerationParameters, eosTokenIds: [Int],
-                contextLength: Int) throws(GenerationError) {
+                contextLength: Int, constraint: OutputConstraint? = nil) throws(GenerationError) {
         guard !promptTokens.isEmpty else { throw .emptyPrompt }
         guard promptTokens.count < contextLength else {
             throw .promptTooLong(promptTokens: promptTokens.count, contextLength: contextLength)
@@ -42,6 +45,8 @@ public struct GenerationState {
                                            context: promptTokens)
         stops = StopStringMatcher(stopStrings: validated.stopStrings)
         history = TokenHistory(prompt: promptTokens)
+        self.constraint = constraint
+        self.constraint?.bind(stopTokenIds: stopTokenIds)
     }
 
     /// Tokens generated so far.
@@ -52,7 +57,8 @@ public struct GenerationState {
     public mutating func next(logits: inout [Float]) throws(GenerationError) -> GenerationEvent {
         precondition(finish == nil, "the generation has ended")
         chain.process(&logits, history: history)
-        guard let token = sampler.sample(logits) else { throw .noFiniteLogits(step: history.generated.count) }
+        let picked = if let constraint { try constraint.pick(&logits, using: &sampler) } else { sampler.sample(logits) }
+        guard let token = picked else { throw .noFiniteLogits(step: history.generated.count) }
         history.generated.append(token)
         var text: String
         if stopTokenIds.contains(token) {
@@ -66,14 +72,15 @@ public struct GenerationState {
                 finish = .stop(.string(stop))
             case .text(let released):
                 text = released
-                if history.generated.count >= limit {
+                let grammarComplete = constraint?.isComplete ?? false
+                if history.generated.count >= limit || grammarComplete {
                     switch stops.append(detokenizer.flush()) {
                     case .stopped(let before, let stop):
                         text += before
                         finish = .stop(.string(stop))
                     case .text(let more):
                         text += more + stops.flush()
-                        finish = .length
+                        finish = grammarComplete ? .stop(.grammarComplete) : .length
                     }
                 }
             }

@@ -30,8 +30,39 @@ public enum JSONSchemaGrammar {
     }
 }
 
+/// Several schemas in one grammar (the arguments of each tool a call may name): each schema becomes a rule,
+/// primitive rules (`space`, `string`, `value`, …) are shared, and the caller adds the rules around them.
+public struct JSONSchemaRuleSet {
+    private var converter = SchemaConverter(root: .object([]))
+
+    public init() {
+        converter.reserve("root")
+    }
+
+    /// The name of a rule matching JSON that validates against `schema` (its `$ref`s resolve within it).
+    public mutating func rule(for schema: JSONSchemaValue, name: String) throws -> String {
+        converter.reroot(schema)
+        let expr = try converter.visit(schema, path: "", name: name)
+        return converter.defineFresh(name, expr)
+    }
+
+    /// A shared primitive rule: `space`, `string`, `value`, `object`, `number`, …
+    public mutating func primitive(_ name: String) -> String { converter.primitive(name) }
+
+    /// Adds a rule under a fresh name derived from `name`, returning the name.
+    public mutating func define(_ name: String, _ body: String) -> String { converter.defineFresh(name, body) }
+
+    /// A GBNF string literal for `text`.
+    public static func literal(_ text: String) -> String { SchemaConverter.literal(text) }
+
+    /// The grammar: `root ::= root` followed by every rule defined so far.
+    public func gbnf(root: String) -> String {
+        "root ::= \(root)\n" + converter.render()
+    }
+}
+
 struct SchemaConverter {
-    let root: JSONSchemaValue
+    private(set) var root: JSONSchemaValue
     private var rules: [(String, String)] = []
     private var names: Set<String> = []
     private var refRules: [String: String] = [:]
@@ -57,6 +88,22 @@ struct SchemaConverter {
     mutating func define(_ name: String, _ body: String) {
         rules.append((name, body))
         names.insert(name)
+    }
+
+    /// Keeps `name` from being given to a generated rule.
+    mutating func reserve(_ name: String) { names.insert(name) }
+
+    /// Defines `body` under a fresh name made from `hint`.
+    mutating func defineFresh(_ hint: String, _ body: String) -> String {
+        let name = fresh(hint)
+        define(name, body)
+        return name
+    }
+
+    /// Converts the next schema against a new root (its `$ref`s resolve there, not in earlier schemas).
+    mutating func reroot(_ schema: JSONSchemaValue) {
+        root = schema
+        refRules = [:]
     }
 
     private mutating func fresh(_ hint: String) -> String {
@@ -116,7 +163,7 @@ struct SchemaConverter {
         return name
     }
 
-    private static func literal(_ text: String) -> String {
+    static func literal(_ text: String) -> String {
         var out = "\""
         for s in text.unicodeScalars {
             switch s {

@@ -17,11 +17,9 @@ import Testing
                 ("/v1/completions", ["prompt": "x", "max_tokens": 1, "top_logprobs": 2], "top_logprobs"),
                 ("/v1/completions", ["prompt": "x", "max_tokens": 1, "suffix": "!"], "suffix"),
                 ("/v1/chat/completions", ["messages": [["role": "user", "content": "x"]], "max_tokens": 1,
-                                          "response_format": ["type": "json_object"]], "response_format"),
-                ("/v1/chat/completions", ["messages": [["role": "user", "content": "x"]], "max_tokens": 1,
                                           "echo": true], "echo"),
                 ("/completion", ["prompt": "x", "n_predict": 1, "n": 2], "n"),
-                ("/completion", ["prompt": "x", "n_predict": 1, "grammar": "root ::= \"a\""], "grammar"),
+                ("/completion", ["prompt": "x", "n_predict": 1, "response_format": ["type": "json_object"]], "response_format"),
                 ("/completion", ["prompt": "x", "n_predict": 1, "mirostat": 2], "mirostat"),
                 ("/tokenize", ["content": "x", "typo_field": 1], "typo_field"),
             ]

@@ -24,6 +24,8 @@ struct LlamaCompletionRequestDTO: Decodable {
     /// Alternatives reported per generated token (`completion_probabilities`); 0 reports none.
     var nProbs: Int?
     var logitBias: LlamaLogitBiasDTO?
+    /// `json_schema` and `grammar` (llama.cpp's names); decoded beside the fields above.
+    var structured: StructuredOutputDTO? = nil
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, prompt, stop, temperature, seed, stream

@@ -38,6 +38,7 @@ struct CompletionRequestDTO: Decodable {
     var echo: Bool?
     var sampling: OpenAISamplingDTO
     var choiceFields: CompletionChoiceFieldsDTO
+    var structured: StructuredOutputDTO
 
     enum CodingKeys: String, CodingKey, CaseIterable { case model, prompt, echo }
 
@@ -48,6 +49,7 @@ struct CompletionRequestDTO: Decodable {
         echo = try container.decodeIfPresent(Bool.self, forKey: .echo)
         sampling = try OpenAISamplingDTO(from: decoder)
         choiceFields = try CompletionChoiceFieldsDTO(from: decoder)
+        structured = try StructuredOutputDTO(from: decoder)
     }
 }
 
@@ -68,6 +70,8 @@ struct ChatCompletionRequestDTO: Decodable {
     var chatTemplate: TemplateValueDTO?
     var sampling: OpenAISamplingDTO
     var choiceFields: ChatChoiceFieldsDTO
+    var structured: StructuredOutputDTO
+    var toolOptions: ToolOptionsDTO
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, messages, tools
@@ -89,6 +93,8 @@ struct ChatCompletionRequestDTO: Decodable {
         chatTemplate = try container.decodeIfPresent(TemplateValueDTO.self, forKey: .chatTemplate)
         sampling = try OpenAISamplingDTO(from: decoder)
         choiceFields = try ChatChoiceFieldsDTO(from: decoder)
+        structured = try StructuredOutputDTO(from: decoder)
+        toolOptions = try ToolOptionsDTO(from: decoder)
     }
 }
 

@@ -77,6 +77,23 @@ struct CompletionChoiceDTO: Encodable {
 struct ChatMessageDTO: Encodable {
     var role: String?
     var content: String?
+    var toolCalls: [ToolCallDTO]?
+
+    enum CodingKeys: String, CodingKey { case role, content, toolCalls = "tool_calls" }
+}
+
+/// One call in `message.tool_calls`, or one fragment of it in a stream delta (`index` set; the first fragment
+/// carries `id`, `type` and the name, later ones pieces of `arguments`).
+struct ToolCallDTO: Encodable {
+    struct Function: Encodable {
+        var name: String?
+        var arguments: String?
+    }
+
+    var index: Int?
+    var id: String?
+    var type: String?
+    var function: Function
 }
 
 /// One `chat.completion` choice: whole responses carry `message`, chunks carry `delta`.

@@ -38,8 +38,9 @@ struct GenerationController: Sendable {
 
     func completions(_ request: Request) async throws -> Response {
         var request = request
-        let dto = try await JSONBody.decode(CompletionRequestDTO.self, from: &request, limits: body)
-        let generations = try await PromptWork.run { try validator.completion(dto) }
+        var dto = try await JSONBody.decode(CompletionRequestDTO.self, from: &request, limits: body)
+        dto.structured.keepKeyOrder(from: try await rawBody(request))
+        let generations = try await PromptWork.run { [dto] in try validator.completion(dto) }
         let first = generations[0]
         let options = first.choices
         let events = try ChoiceStreams.submit(generations.flatMap { $0.engineRequests(label: "/v1/completions") },
@@ -138,11 +139,29 @@ struct GenerationController: Sendable {
             let body = ChatCompletionResponseDTO(
                 id: id, object: "chat.completion", created: created, model: validated.modelName,
                 choices: results.enumerated().map { index, result in
-                    ChatChoiceDTO(index: index, message: .init(role: "assistant", content: String(result.text.drop { $0 == " " })),
-                                  finishReason: result.finishReason.openAIName, logprobs: logprobs(result.logprobs))
+                    var message = ChatMessageDTO(role: "assistant", content: String(result.text.drop { $0 == " " }))
+                    var finishReason = result.finishReason.openAIName
+                    if let tools = validated.tools {
+                        let reply = tools.parse(result.text)
+                        if !reply.calls.isEmpty {
+                            message.content = reply.content
+                            message.toolCalls = reply.calls.map { Self.toolCall($0, family: tools.family) }
+                            finishReason = "tool_calls"
+                        }
+                    }
+                    return ChatChoiceDTO(index: index, message: message, finishReason: finishReason,
+                                         logprobs: logprobs(result.logprobs))
                 },
                 usage: UsageDTO(ChoiceStreams.usage(results.map(\.usage), n: count)), timings: TimingsDTO(results[0].timings))
             return try json(body)
+        }
+        if let tools = validated.tools {
+            return SSE.response(for: request) { sse in
+                try await Self.streamToolReply(events, count: count, tools: tools, to: &sse, includeUsage: validated.includeUsage,
+                                               logprobs: logprobs) { choices, usage, timings in
+                    chunk(choices, usage: usage, timings: timings)
+                }
+            }
         }
         return SSE.response(for: request) { sse in
             var replyStarted = Array(repeating: false, count: count)
@@ -179,10 +198,16 @@ struct GenerationController: Sendable {
     /// A chat body, its message and tool objects in the sender's key order (the decoder does not keep it).
     private func chatBody(_ request: inout Request) async throws -> ChatCompletionRequestDTO {
         var dto = try await JSONBody.decode(ChatCompletionRequestDTO.self, from: &request, limits: body)
-        // The body was read whole and put back as one buffer, so this reads no more from the connection.
-        let raw = try await request.body.collect(upTo: body.maxBytes)
-        dto.keepKeyOrder(from: Data(raw.readableBytesView))
+        let raw = try await rawBody(request)
+        dto.keepKeyOrder(from: raw)
+        dto.structured.keepKeyOrder(from: raw)
         return dto
+    }
+
+    /// The body `JSONBody.decode` read whole and put back as one buffer, so this reads no more from the connection.
+    private func rawBody(_ request: Request) async throws -> Data {
+        let raw = try await request.body.collect(upTo: body.maxBytes)
+        return Data(raw.readableBytesView)
     }
 
     /// The OpenAI stream: the opening chunks, a chunk per piece of text of any choice (with the log-probabilities
@@ -224,12 +249,81 @@ struct GenerationController: Sendable {
         try await sse.sendDone()
     }
 
+    /// A chat stream whose reply may hold tool calls: content deltas as `ToolReplyStream` releases them, then
+    /// per call a delta with its index, id, type, name and empty arguments and one with the arguments, and the
+    /// final chunk with `finish_reason` "tool_calls" when there were calls.
+    private static func streamToolReply(
+        _ events: AsyncThrowingStream<ChoiceEvent, any Error>, count: Int, tools: ToolCalling, to sse: inout SSEWriter,
+        includeUsage: Bool, logprobs: ([TokenLogprob]) -> ChatLogprobsDTO?,
+        envelope: ([ChatChoiceDTO], UsageDTO?, TimingsDTO?) -> ChatCompletionResponseDTO
+    ) async throws {
+        var replies = Array(repeating: ToolReplyStream(tools: tools), count: count)
+        var replyStarted = Array(repeating: false, count: count)
+        var pending = Array(repeating: [TokenLogprob](), count: count)
+        var usages = Array(repeating: Usage(promptTokens: 0, completionTokens: 0), count: count)
+        func content(_ index: Int, _ text: String) -> ChatChoiceDTO? {
+            var text = text
+            if !replyStarted[index] {
+                text = String(text.drop { $0 == " " })
+                if text.isEmpty { return nil }
+                replyStarted[index] = true
+            }
+            defer { pending[index].removeAll() }
+            return ChatChoiceDTO(index: index, delta: .init(content: text), logprobs: logprobs(pending[index]))
+        }
+        for index in 0..<count {
+            try await sse.send(envelope([ChatChoiceDTO(index: index, delta: .init(role: "assistant", content: ""))], nil, nil))
+        }
+        for try await choice in events {
+            let index = choice.index
+            switch choice.event {
+            case .logprobs(let entry):
+                pending[index].append(entry)
+            case .promptLogprobs:
+                continue
+            case .token(_, let text):
+                if let chunk = content(index, replies[index].append(text)) { try await sse.send(envelope([chunk], nil, nil)) }
+            case .done(let reason, let usage, let timings):
+                if reason == .cancelled { return }
+                usages[index] = usage
+                let (calls, rest) = replies[index].finish()
+                if let chunk = content(index, rest) { try await sse.send(envelope([chunk], nil, nil)) }
+                for (callIndex, call) in calls.enumerated() {
+                    var opening = toolCall(call, family: tools.family)
+                    opening.index = callIndex
+                    opening.function.arguments = ""
+                    try await sse.send(envelope([ChatChoiceDTO(index: index, delta: .init(toolCalls: [opening]))], nil, nil))
+                    let arguments = ToolCallDTO(index: callIndex, function: .init(arguments: call.arguments))
+                    try await sse.send(envelope([ChatChoiceDTO(index: index, delta: .init(toolCalls: [arguments]))], nil, nil))
+                }
+                let finish = calls.isEmpty ? reason.openAIName : "tool_calls"
+                try await sse.send(envelope([ChatChoiceDTO(index: index, delta: .init(), finishReason: finish,
+                                                           logprobs: pending[index].isEmpty ? nil : logprobs(pending[index]))],
+                                            nil, TimingsDTO(timings)))
+                pending[index].removeAll()
+            }
+        }
+        if includeUsage { try await sse.send(envelope([], UsageDTO(ChoiceStreams.usage(usages, n: count)), nil)) }
+        try await sse.sendDone()
+    }
+
+    /// A parsed call as OpenAI writes it. Mistral's templates insist on ids of nine letters and digits.
+    private static func toolCall(_ call: ParsedToolCall, family: ToolCallFamily) -> ToolCallDTO {
+        let random = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let id = call.id ?? (family == .mistral ? String(random.prefix(9)) : "call_" + random.prefix(24))
+        return ToolCallDTO(id: id, type: "function", function: .init(name: call.name, arguments: call.arguments))
+    }
+
     // MARK: - POST /completion (llama.cpp)
 
     func llamaCompletion(_ request: Request) async throws -> Response {
         var request = request
-        let dto = try await JSONBody.decode(LlamaCompletionRequestDTO.self, from: &request, limits: body)
-        let validated = try await PromptWork.run { try validator.llamaCompletion(dto) }
+        var dto = try await JSONBody.decode(LlamaCompletionRequestDTO.self, from: &request, limits: body)
+        let raw = try await rawBody(request)
+        var structured = try JSONBody.decode(StructuredOutputDTO.self, from: raw)
+        structured.keepKeyOrder(from: raw)
+        dto.structured = structured
+        let validated = try await PromptWork.run { [dto] in try validator.llamaCompletion(dto) }
         let events = try ChoiceStreams.submit(validated.engineRequests(label: "/completion"), to: scheduler)
         let promptCount = validated.promptTokens.count
         let spelling = TokenSpelling(tokenizer: validated.model.tokenizer)
@@ -240,7 +334,7 @@ struct GenerationController: Sendable {
         @Sendable func final(content: String, tokens: [Int], reason: FinishReason, timings: Timings,
                              logprobs: [TokenLogprob]) -> LlamaCompletionResponseDTO {
             let (stopType, word): (String, String) = switch reason {
-            case .stop(.eos): ("eos", "")
+            case .stop(.eos), .stop(.grammarComplete): ("eos", "")
             case .stop(.string(let stop)): ("word", stop)
             case .length: ("limit", "")
             case .cancelled: ("none", "")

@@ -21,8 +21,7 @@ struct ChatConversation {
     var continueFinalMessage: Bool
     var kwargs: [String: Value]
 
-    /// - Parameter allowTools: whether `tools` may be given (rendering only; generation does not parse tool calls).
-    init(_ dto: ChatCompletionRequestDTO, allowTools: Bool) throws(APIError) {
+    init(_ dto: ChatCompletionRequestDTO) throws(APIError) {
         if dto.chatTemplate != nil {
             throw .invalidParameter(name: "chat_template", reason: "per-request templates are not accepted; the model's template (or its configured chat_template) is used")
         }
@@ -38,14 +37,11 @@ struct ChatConversation {
         if let given = dto.tools?.value, !given.isNone {
             guard case .list(let list) = given else { throw .invalidParameter(name: "tools", reason: "must be a list of tools") }
             if !list.isEmpty {
-                guard allowTools else {
-                    throw .invalidParameter(name: "tools", reason: "tool calling is not supported: replies are not parsed into tool_calls (POST /apply-template renders a prompt with tools)")
-                }
                 tools = given
             }
         }
-        if let choice = dto.toolChoice?.value, !choice.isNone, choice.stringValue != "none", tools == nil || !allowTools {
-            throw .invalidParameter(name: "tool_choice", reason: "only \"none\" is accepted: tool calling is not supported")
+        if let choice = dto.toolChoice?.value, !choice.isNone, choice.stringValue != "none", tools == nil {
+            throw .invalidParameter(name: "tool_choice", reason: "needs a non-empty tools list")
         }
 
         continueFinalMessage = dto.continueFinalMessage ?? false
@@ -141,6 +137,21 @@ struct ChatConversation {
             out.append(.dict(fields))
         }
         return .list(out)
+    }
+
+    /// Adds a description of the tools to the system message (the first message, made when there is none), for
+    /// templates that have no place for tools.
+    mutating func describeTools(_ text: String) {
+        if case .dict(var first)? = messages.first, first["role"]?.stringValue == "system",
+           case .string(let content)? = first["content"] {
+            first["content"] = .string(content + "\n\n" + text)
+            messages[0] = .dict(first)
+        } else {
+            var system = OrderedDict()
+            system["role"] = .string("system")
+            system["content"] = .string(text)
+            messages.insert(.dict(system), at: 0)
+        }
     }
 
     /// Renders with the model's chat format; a template error is a 400 carrying the template's message.

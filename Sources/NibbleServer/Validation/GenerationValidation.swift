@@ -1,6 +1,7 @@
 import Foundation
 import NibbleEngine
 import NibbleGeneration
+import NibbleGrammar
 import NibbleModels
 
 /// A generation request that passed validation: resolved model, encoded prompt, checked parameters.
@@ -15,6 +16,10 @@ struct ValidatedGeneration: Sendable {
     var includeUsage: Bool
     /// How many choices, and what each reports besides its text.
     var choices = ChoiceOptions()
+    /// The grammar the output must match (`response_format`, `json_schema`, `grammar`, or forced tool calls).
+    var grammar: Grammar? = nil
+    /// A chat's tools, when its replies are parsed into `tool_calls`.
+    var tools: ToolCalling? = nil
 
     /// One engine request per choice; with a seed, choice `i > 0` samples with a seed derived from it.
     func engineRequests(label: String) -> [GenerationRequest] {
@@ -26,6 +31,7 @@ struct ValidatedGeneration: Sendable {
             request.logprobs = choices.logprobs
             request.promptLogprobs = choices.echo ? choices.logprobs : nil
             request.generates = choices.generates
+            request.grammar = grammar
             return request
         }
     }
@@ -76,6 +82,7 @@ struct GenerationValidator: Sendable {
             choices.generates = false
             fields.maxTokens = 1
         }
+        let grammar = try StructuredOutput.grammar(dto.structured)
         let (name, loaded) = try resolve(dto.model)
         fields.logitBias = try LogitBiasForms.openAI(dto.choiceFields.logitBias, vocabularySize: loaded.model.vocabularySize)
         var generations: [ValidatedGeneration] = []
@@ -85,6 +92,7 @@ struct GenerationValidator: Sendable {
                                        includeUsage: sampling.streamOptions?.includeUsage ?? false,
                                        promptName: prompts.count > 1 ? "prompt[\(index)]" : "prompt")
             generation.choices = choices
+            generation.grammar = grammar
             generations.append(generation)
         }
         return generations
@@ -101,9 +109,28 @@ struct GenerationValidator: Sendable {
         } else if top != nil {
             throw .invalidParameter(name: "top_logprobs", reason: "requires logprobs: true")
         }
-        let conversation = try ChatConversation(dto, allowTools: false)
+        var conversation = try ChatConversation(dto)
+        var grammar = try StructuredOutput.grammar(dto.structured)
         let (name, loaded) = try resolve(dto.model)
         let format = try chatFormat(loaded)
+        var tools: ToolCalling?
+        if case .list(let list)? = conversation.tools {
+            // The adapters' built-in formats have no tool syntax of their own.
+            var source: String?
+            if loaded.chatTemplate != nil { source = try? format.template(withTools: true).source }
+            let calling = try ToolCalling(tools: list, choice: dto.toolChoice?.value, parallel: dto.toolOptions.parallelToolCalls,
+                                          templateSource: source)
+            if calling.constrainsDecoding {
+                if grammar != nil {
+                    throw .invalidParameter(name: "tool_choice", reason: "a required tool call cannot be combined with response_format, json_schema or grammar")
+                }
+                grammar = try calling.callGrammar()
+            }
+            if calling.parsesReplies {
+                if calling.family.describesToolsInSystemMessage { conversation.describeTools(calling.systemInstructions()) }
+                tools = calling
+            }
+        }
         let prompt = try conversation.render(with: format)
         var fields = sampling.fields(maxTokens: dto.maxCompletionTokens)
         fields.logitBias = try LogitBiasForms.openAI(dto.choiceFields.logitBias, vocabularySize: loaded.model.vocabularySize)
@@ -112,12 +139,16 @@ struct GenerationValidator: Sendable {
                                    extraStops: format.stopStrings, stream: sampling.stream ?? false,
                                    includeUsage: sampling.streamOptions?.includeUsage ?? false)
         generation.choices = choices
+        generation.grammar = grammar
+        generation.tools = tools
+        // Call markers may be special tokens ([TOOL_CALLS], <|python_tag|>): the parser needs them as text.
+        if tools?.family.markersAreSpecialTokens == true { generation.parameters.skipSpecialTokens = false }
         return generation
     }
 
     /// llama.cpp's `/apply-template`: the prompt a chat request would generate from (tools may be rendered).
     func applyTemplate(_ dto: ChatCompletionRequestDTO) throws(APIError) -> String {
-        let conversation = try ChatConversation(dto, allowTools: true)
+        let conversation = try ChatConversation(dto)
         let (_, loaded) = try resolve(dto.model)
         return try conversation.render(with: try chatFormat(loaded))
     }
@@ -145,6 +176,7 @@ struct GenerationValidator: Sendable {
                                                        vocabularySize: loaded.model.vocabularySize)
         var generation = try build(name: name, loaded: loaded, prompt: prompt.prompt, fields: fields, extraStops: [],
                                    stream: dto.stream ?? false, includeUsage: false)
+        if let structured = dto.structured { generation.grammar = try StructuredOutput.grammar(structured) }
         let probabilities = try ChoiceOptions.alternatives(dto.nProbs, name: "n_probs")
         generation.choices.logprobs = probabilities == 0 ? nil : probabilities
         return generation

@@ -42,16 +42,18 @@ extension CaseIterable where Self: RawRepresentable, Self.RawValue == String {
 extension CompletionRequestDTO: StrictBody {
     static let knownKeys = CodingKeys.rawValues.union(OpenAISamplingDTO.CodingKeys.rawValues).union(InertKeys.openAI)
         .union(CompletionChoiceFieldsDTO.CodingKeys.rawValues)
+        .union(StructuredOutputDTO.CodingKeys.rawValues)
 }
 
 extension ChatCompletionRequestDTO: StrictBody {
-    /// `parallel_tool_calls` only shapes tool calls, which a request without tools cannot produce.
     static let knownKeys = CodingKeys.rawValues.union(OpenAISamplingDTO.CodingKeys.rawValues).union(InertKeys.openAI)
         .union(["parallel_tool_calls"]).union(ChatChoiceFieldsDTO.CodingKeys.rawValues)
+        .union(StructuredOutputDTO.CodingKeys.rawValues).union(ToolOptionsDTO.CodingKeys.rawValues)
 }
 
 extension LlamaCompletionRequestDTO: StrictBody {
     static let knownKeys = CodingKeys.rawValues.union(InertKeys.llamaCpp)
+        .union([StructuredOutputDTO.CodingKeys.grammar.rawValue, StructuredOutputDTO.CodingKeys.jsonSchema.rawValue])
 }
 
 extension TokenizeRequestDTO: StrictBody {

@@ -1,0 +1,76 @@
+import Foundation
+@testable import NibbleGeneration
+import NibbleGrammar
+import NibbleTestFakes
+import NibbleTestSupport
+import Testing
+
+/// Grammar-constrained steps of `GenerationState` over the fake byte tokenizer, with seeded random logits that
+/// always rank EOS first: every output must still be a complete match, and EOS may only come once it is.
+@Suite struct OutputConstraintTests {
+    let tokenizer = FakeTokenizer()
+
+    /// The fake tokenizer's vocabulary: its byte tokens and words; the three specials are not text.
+    var vocabulary: TokenVocabulary {
+        let bytes: [[UInt8]?] = (0..<tokenizer.vocabularySize).map { id in
+            switch id {
+            case 0...2: return nil
+            case 3..<FakeTokenizer.firstWord: return [UInt8(id - 3)]
+            default: return Array(FakeTokenizer.words[id - FakeTokenizer.firstWord].utf8)
+            }
+        }
+        return TokenVocabulary(tokenBytes: bytes, endTokenIds: [2])
+    }
+
+    func generate(_ grammar: Grammar, seed: UInt64, maxTokens: Int = 200) throws -> (text: String, finish: FinishReason?, ids: [Int]) {
+        var parameters = GenerationParameters()
+        parameters.temperature = 1
+        parameters.seed = seed
+        parameters.maxNewTokens = maxTokens
+        var state = try GenerationState(tokenizer: tokenizer, promptTokens: [1], parameters: parameters, eosTokenIds: [2],
+                                        contextLength: 1024, constraint: OutputConstraint(grammar: grammar, vocabulary: vocabulary))
+        var rng = SeededRandom(seed: seed)
+        var text = ""
+        while state.finish == nil {
+            var logits = (0..<tokenizer.vocabularySize).map { _ in Float(Double(rng.next() % 1000) / 250) }
+            logits[2] = 50  // EOS would always win unless masked
+            if case .token(_, let piece) = try state.next(logits: &logits) { text += piece }
+        }
+        return (text, state.finish, state.generated)
+    }
+
+    @Test(arguments: [1, 2, 3, 4, 5, 6] as [UInt64])
+    func schemaOutputsParseAndMatch(seed: UInt64) throws {
+        let schema = #"{"type": "object", "properties": {"n": {"type": "integer", "minimum": -5, "maximum": 300}, "ok": {"type": "boolean"}, "tag": {"enum": ["a", "bc"]}}, "required": ["n", "ok"], "additionalProperties": false}"#
+        let grammar = try JSONSchemaGrammar.grammar(schema: schema)
+        let (text, finish, ids) = try generate(grammar, seed: seed)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text)")
+        let n = try #require(object["n"] as? Int, "\(text)")
+        #expect((-5...300).contains(n))
+        #expect(object["ok"] is Bool)
+        #expect(Set(object.keys).isSubset(of: ["n", "ok", "tag"]))
+        // EOS ends it only where the grammar could end; otherwise the grammar itself completed.
+        #expect(finish == .stop(.eos(tokenId: 2)) || finish == .stop(.grammarComplete), "\(String(describing: finish))")
+        #expect(!ids.dropLast().contains(2))
+        var matcher = GrammarMatcher(grammar: grammar)
+        #expect(matcher.accept(bytes: Array(text.utf8)) && matcher.canEnd)
+    }
+
+    @Test func gbnfCompletesWithoutEOS() throws {
+        let grammar = try Grammar(gbnf: #"root ::= "Hello" (" world" | " the") "!""#)
+        for seed in 1...5 as ClosedRange<UInt64> {
+            let (text, finish, ids) = try generate(grammar, seed: seed)
+            #expect(text == "Hello world!" || text == "Hello the!")
+            #expect(finish == .stop(.grammarComplete))
+            #expect(!ids.contains(2))
+        }
+    }
+
+    @Test func lengthLimitCutsAnUnfinishedMatch() throws {
+        let grammar = try JSONSchemaGrammar.grammar(schema: #"{"type": "array", "items": {"type": "string"}, "minItems": 50}"#)
+        let (text, finish, ids) = try generate(grammar, seed: 9, maxTokens: 12)
+        #expect(finish == .length)
+        #expect(ids.count == 12)
+        #expect(text.hasPrefix("["))
+    }
+}
