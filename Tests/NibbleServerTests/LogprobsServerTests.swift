@@ -106,6 +106,24 @@ struct LogprobsServerTests {
                 #expect(usage["completion_tokens"] as? Int == 0)
                 #expect(usage["prompt_tokens"] as? Int == reference.loglikelihood.reduce(0) { $0 + $1.prompt_ids.count })
             }
+            // Streamed, the echoed prompt and its scores come in one chunk per choice, then each choice's finish.
+            let c = reference.loglikelihood[1]
+            let stream = try await http(server.port, "POST", "/v1/completions", json: [
+                "model": "smol", "prompt": c.prompt_ids, "echo": true, "max_tokens": 0, "logprobs": 1, "stream": true])
+            var text = "", values: [Any] = [], finishes: [String] = []
+            for frame in try frames(stream) {
+                for choice in try choices(frame) {
+                    text += choice["text"] as? String ?? ""
+                    values += (choice["logprobs"] as? [String: Any])?["token_logprobs"] as? [Any] ?? []
+                    if let finish = choice["finish_reason"] as? String { finishes.append(finish) }
+                }
+            }
+            #expect(text == c.context + c.continuation)
+            #expect(finishes == ["length"])
+            #expect(values.count == c.prompt_ids.count && values.first is NSNull)
+            for (got, expected) in zip(values.dropFirst(), c.token_logprobs.dropFirst()) {
+                #expect(abs((got as? Double ?? 0) - expected!) <= 1e-3)
+            }
         }
     }
 
