@@ -304,3 +304,32 @@ struct LogprobsServerTests {
         }
     }
 }
+
+/// The official `openai` Python client reads logprobs, echo, n and logit_bias from the server over the embedded
+/// model (`scripts/openai-logprobs-check.py`).
+@Suite(.serialized) struct OpenAIClientLogprobsTests {
+    @Test(.enabled(if: RealModelServerTests.openAIClientAvailable, "needs python3 with the openai package (pip install openai)"))
+    func officialClientReadsLogprobsEchoNAndLogitBias() async throws {
+        var configuration = ServerConfiguration()
+        configuration.models = [ModelConfiguration(name: "kjv-llama-4m", path: RealModelServerTests.directory)]
+        let registry = ModelRegistry(specs: configuration.modelSpecs)
+        try await withServer(configuration: configuration, registry: registry) { server in
+            let port = server.port
+            let (status, output) = try await onThread { () -> (Int32, String) in
+                let script = Process()
+                script.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                script.arguments = ["python3", SharedFixtures.repositoryRoot.appendingPathComponent("scripts/openai-logprobs-check.py").path,
+                                    "--base-url", "http://127.0.0.1:\(port)/v1", "--model", "kjv-llama-4m"]
+                let pipe = Pipe()
+                script.standardOutput = pipe
+                script.standardError = pipe
+                try script.run()
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                script.waitUntilExit()
+                return (script.terminationStatus, String(decoding: data, as: UTF8.self))
+            }
+            #expect(status == 0, "\(output)")
+            #expect(output.contains("all checks passed"), "\(output)")
+        }
+    }
+}
