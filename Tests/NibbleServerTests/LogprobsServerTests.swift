@@ -106,6 +106,24 @@ struct LogprobsServerTests {
                 #expect(usage["completion_tokens"] as? Int == 0)
                 #expect(usage["prompt_tokens"] as? Int == reference.loglikelihood.reduce(0) { $0 + $1.prompt_ids.count })
             }
+            // Streamed, the echoed prompt and its scores come in one chunk per choice, then each choice's finish.
+            let c = reference.loglikelihood[1]
+            let stream = try await http(server.port, "POST", "/v1/completions", json: [
+                "model": "smol", "prompt": c.prompt_ids, "echo": true, "max_tokens": 0, "logprobs": 1, "stream": true])
+            var text = "", values: [Any] = [], finishes: [String] = []
+            for frame in try frames(stream) {
+                for choice in try choices(frame) {
+                    text += choice["text"] as? String ?? ""
+                    values += (choice["logprobs"] as? [String: Any])?["token_logprobs"] as? [Any] ?? []
+                    if let finish = choice["finish_reason"] as? String { finishes.append(finish) }
+                }
+            }
+            #expect(text == c.context + c.continuation)
+            #expect(finishes == ["length"])
+            #expect(values.count == c.prompt_ids.count && values.first is NSNull)
+            for (got, expected) in zip(values.dropFirst(), c.token_logprobs.dropFirst()) {
+                #expect(abs((got as? Double ?? 0) - expected!) <= 1e-3)
+            }
         }
     }
 
@@ -283,6 +301,35 @@ struct LogprobsServerTests {
             let asIds = try await http(server.port, "POST", "/completion",
                                        json: ["prompt": ids, "n_predict": 4, "temperature": 0]).json()
             #expect(asIds["content"] as? String == plain["content"] as? String)
+        }
+    }
+}
+
+/// The official `openai` Python client reads logprobs, echo, n and logit_bias from the server over the embedded
+/// model (`scripts/openai-logprobs-check.py`).
+@Suite(.serialized) struct OpenAIClientLogprobsTests {
+    @Test(.enabled(if: RealModelServerTests.openAIClientAvailable, "needs python3 with the openai package (pip install openai)"))
+    func officialClientReadsLogprobsEchoNAndLogitBias() async throws {
+        var configuration = ServerConfiguration()
+        configuration.models = [ModelConfiguration(name: "kjv-llama-4m", path: RealModelServerTests.directory)]
+        let registry = ModelRegistry(specs: configuration.modelSpecs)
+        try await withServer(configuration: configuration, registry: registry) { server in
+            let port = server.port
+            let (status, output) = try await onThread { () -> (Int32, String) in
+                let script = Process()
+                script.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                script.arguments = ["python3", SharedFixtures.repositoryRoot.appendingPathComponent("scripts/openai-logprobs-check.py").path,
+                                    "--base-url", "http://127.0.0.1:\(port)/v1", "--model", "kjv-llama-4m"]
+                let pipe = Pipe()
+                script.standardOutput = pipe
+                script.standardError = pipe
+                try script.run()
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                script.waitUntilExit()
+                return (script.terminationStatus, String(decoding: data, as: UTF8.self))
+            }
+            #expect(status == 0, "\(output)")
+            #expect(output.contains("all checks passed"), "\(output)")
         }
     }
 }

@@ -5,8 +5,9 @@ import NibbleGeneration
 
 /// The generation endpoints: OpenAI `/v1/completions`, `/v1/chat/completions` and llama.cpp `/completion`.
 ///
-/// Each handler validates into a `ValidatedGeneration`, submits it to the scheduler and either serializes the
-/// event stream as SSE or folds it into one JSON body; both paths see the same events.
+/// Each handler validates into `ValidatedGeneration`s (one per prompt), submits one generation per choice to the
+/// scheduler and either serializes their merged events as SSE or folds them into one JSON body; both paths see
+/// the same events.
 struct GenerationController: Sendable {
     let validator: GenerationValidator
     let scheduler: Scheduler
