@@ -8,7 +8,7 @@ public struct GenerationRequest: Sendable {
     public var modelName: String
     public var model: LoadedModel
     public var promptTokens: [Int]
-    public var parameters: GenerationParameters
+    public var parameters: ValidatedParameters
     /// Which endpoint asked (for stats and logs), e.g. "/v1/completions".
     public var label: String
     /// Alternatives reported with each generated token's log-probability (`.logprobs` events); nil: none.
@@ -21,7 +21,7 @@ public struct GenerationRequest: Sendable {
     /// A grammar the output must match (structured output); the engine masks every step with it.
     public var grammar: Grammar?
 
-    public init(modelName: String, model: LoadedModel, promptTokens: [Int], parameters: GenerationParameters,
+    public init(modelName: String, model: LoadedModel, promptTokens: [Int], parameters: ValidatedParameters,
                 label: String = "") {
         self.modelName = modelName
         self.model = model

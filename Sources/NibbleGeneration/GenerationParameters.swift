@@ -2,8 +2,9 @@ import NibbleFormats
 
 /// Sampling and stopping settings for one generation, with the meaning Hugging Face `generate` gives them.
 ///
-/// Build one, then call `validated()`: every consumer (`TokenGenerator`, the engine) only accepts values that
-/// passed it, so out-of-range settings are reported once, by name, before any work starts.
+/// Build one, then call `validated()`: every consumer (`TokenGenerator`, `GenerationState`, the engine) takes only
+/// the `ValidatedParameters` it returns, so out-of-range settings are reported once, by name, where a request is
+/// read, and no later stage checks them again.
 public struct GenerationParameters: Sendable, Equatable {
     /// Most tokens to generate (`max_new_tokens`, `max_tokens`, `n_predict`).
     public var maxNewTokens: Int = 128
@@ -64,7 +65,7 @@ public struct GenerationParameters: Sendable, Equatable {
     public static let maxStopStrings = 64
     public static let maxStopStringBytes = 1024
 
-    public func validated() throws(InvalidParameter) -> GenerationParameters {
+    public func validated() throws(InvalidParameter) -> ValidatedParameters {
         func check(_ condition: Bool, _ name: String, _ reason: String) throws(InvalidParameter) {
             if !condition { throw InvalidParameter(name: name, reason: reason) }
         }
@@ -85,7 +86,35 @@ public struct GenerationParameters: Sendable, Equatable {
         try check(stopTokenIds.allSatisfy { $0 >= 0 }, "stop_token_ids", "must be >= 0")
         try check(logitBias.allSatisfy { $0.key >= 0 && ($0.value.isFinite || $0.value == -.infinity) }, "logit_bias",
                   "token ids must be >= 0 and biases finite numbers (or a ban)")
-        return self
+        return ValidatedParameters(self)
+    }
+}
+
+/// Generation settings that passed `GenerationParameters.validated()`, the only way to make one. Fields read
+/// through it as through `GenerationParameters`; the few any value of which is valid can be changed in place.
+@dynamicMemberLookup
+public struct ValidatedParameters: Sendable, Equatable {
+    /// The checked settings.
+    public private(set) var values: GenerationParameters
+
+    fileprivate init(_ values: GenerationParameters) {
+        self.values = values
+    }
+
+    public subscript<Value>(dynamicMember keyPath: KeyPath<GenerationParameters, Value>) -> Value {
+        values[keyPath: keyPath]
+    }
+
+    /// The sampler's seed (any value is valid; nil draws one).
+    public var seed: UInt64? {
+        get { values.seed }
+        set { values.seed = newValue }
+    }
+
+    /// Whether special tokens are left out of the text (either way is valid).
+    public var skipSpecialTokens: Bool {
+        get { values.skipSpecialTokens }
+        set { values.skipSpecialTokens = newValue }
     }
 }
 

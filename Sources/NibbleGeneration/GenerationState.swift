@@ -7,7 +7,7 @@ import NibbleTokenizer
 /// forward each. Both therefore report identical events for identical logits.
 public struct GenerationState {
     public let promptTokens: [Int]
-    public let parameters: GenerationParameters
+    public let parameters: ValidatedParameters
     /// Ids that end generation: the model's EOS ids plus `parameters.stopTokenIds` (unless `ignoreEOS`).
     public let stopTokenIds: Set<Int>
     /// Most tokens this sequence may generate: `max_new_tokens`, bounded by the room the context leaves.
@@ -27,20 +27,19 @@ public struct GenerationState {
     ///   - contextLength: positions the sequence may fill (prompt plus output).
     ///   - eosTokenIds: the model's EOS ids (`LoadedModel.eosTokenIds`).
     ///   - constraint: a grammar the output must match (structured output).
-    public init(tokenizer: any Tokenizer, promptTokens: [Int], parameters: GenerationParameters, eosTokenIds: [Int],
+    public init(tokenizer: any Tokenizer, promptTokens: [Int], parameters: ValidatedParameters, eosTokenIds: [Int],
                 contextLength: Int, constraint: OutputConstraint? = nil) throws(GenerationError) {
         guard !promptTokens.isEmpty else { throw .emptyPrompt }
         guard promptTokens.count < contextLength else {
             throw .promptTooLong(promptTokens: promptTokens.count, contextLength: contextLength)
         }
-        let validated: GenerationParameters
-        do { validated = try parameters.validated() } catch { throw .invalidParameter(error) }
+        let validated = parameters
         self.promptTokens = promptTokens
         self.parameters = validated
         stopTokenIds = Set(validated.stopTokenIds + (validated.ignoreEOS ? [] : eosTokenIds))
         limit = min(validated.maxNewTokens, contextLength - promptTokens.count)
-        chain = LogitProcessorChain(parameters: validated)
-        sampler = Sampler(parameters: validated)
+        chain = LogitProcessorChain(parameters: validated.values)
+        sampler = Sampler(parameters: validated.values)
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: validated.skipSpecialTokens,
                                            context: promptTokens)
         stops = StopStringMatcher(stopStrings: validated.stopStrings)

@@ -39,7 +39,7 @@ public struct TokenGenerator {
     public let cache: KVCache
     public let tokenizer: any Tokenizer
     public let promptTokens: [Int]
-    public let parameters: GenerationParameters
+    public let parameters: ValidatedParameters
     /// Ids that end generation: the model's EOS ids plus `parameters.stopTokenIds` (unless `ignoreEOS`).
     public let stopTokenIds: Set<Int>
 
@@ -47,13 +47,13 @@ public struct TokenGenerator {
     ///   - cache: an empty cache for this sequence; generation stops with `.length` when it is full.
     ///   - eosTokenIds: the model's EOS ids (`LoadedModel.eosTokenIds`).
     public init(model: any LanguageModel, cache: KVCache, tokenizer: any Tokenizer, promptTokens: [Int],
-                parameters: GenerationParameters, eosTokenIds: [Int]) throws(GenerationError) {
+                parameters: ValidatedParameters, eosTokenIds: [Int]) throws(GenerationError) {
         guard !promptTokens.isEmpty else { throw .emptyPrompt }
         let capacity = min(cache.capacity - cache.count, model.maxContextLength)
         guard promptTokens.count < capacity else {
             throw .promptTooLong(promptTokens: promptTokens.count, contextLength: min(cache.capacity, model.maxContextLength))
         }
-        do { self.parameters = try parameters.validated() } catch { throw .invalidParameter(error) }
+        self.parameters = parameters
         self.model = model
         self.cache = cache
         self.tokenizer = tokenizer

@@ -75,8 +75,9 @@ struct Generate: AsyncParsableCommand {
         let format: ModelChatTemplate?
         do { format = chat ? try loaded.chatFormat() : nil } catch { throw CLIError("\(error)") }
         parameters.stopStrings = stop + (format?.stopStrings ?? [])
+        let validated: ValidatedParameters
         do {
-            parameters = try parameters.validated()
+            validated = try parameters.validated()
         } catch {
             throw ValidationError("\(error)")
         }
@@ -89,7 +90,7 @@ struct Generate: AsyncParsableCommand {
         }
         let inputIds = loaded.tokenizer.encode(text, addSpecialTokens: format?.tokenizeWithSpecialTokens ?? true)
         // A pool sized for this one sequence: the engine never holds more than the prompt and its output.
-        let positions = min(loaded.model.maxContextLength, inputIds.count + max(parameters.maxNewTokens, 1))
+        let positions = min(loaded.model.maxContextLength, inputIds.count + max(validated.maxNewTokens, 1))
         let probe = loaded.model.makeCache(capacity: 1)
         let blocks = (positions + KVBlockPool.blockSize - 1) / KVBlockPool.blockSize
         let budget = blocks * KVBlockPool.bytesPerBlock(layerCount: probe.layerCount, kvDim: probe.kvDim, dtype: dtype)
@@ -101,7 +102,7 @@ struct Generate: AsyncParsableCommand {
         var result = GenerationResult()
         do {
             let events = try scheduler.submit(GenerationRequest(modelName: "cli", model: loaded, promptTokens: inputIds,
-                                                                parameters: parameters, label: "generate"))
+                                                                parameters: validated, label: "generate"))
             for try await event in events {
                 result.fold(event)
                 if streaming, case .token(_, let piece) = event, !piece.isEmpty {

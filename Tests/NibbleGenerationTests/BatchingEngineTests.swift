@@ -25,7 +25,7 @@ import Testing
         parameters.doSample = false
         parameters.maxNewTokens = count
         parameters.ignoreEOS = true
-        return GenerationRequest(modelName: name, model: loaded, promptTokens: ids, parameters: parameters)
+        return GenerationRequest(modelName: name, model: loaded, promptTokens: ids, parameters: try! parameters.validated())
     }
 
     static func blockBytes(_ loaded: LoadedModel) -> Int {

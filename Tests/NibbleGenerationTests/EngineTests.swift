@@ -12,7 +12,7 @@ func request(_ loaded: LoadedModel, maxNewTokens: Int = 8, ignoreEOS: Bool = tru
     parameters.doSample = false
     parameters.maxNewTokens = maxNewTokens
     parameters.ignoreEOS = ignoreEOS
-    return GenerationRequest(modelName: "fake", model: loaded, promptTokens: [1, 3, 4], parameters: parameters)
+    return GenerationRequest(modelName: "fake", model: loaded, promptTokens: [1, 3, 4], parameters: try! parameters.validated())
 }
 
 /// Polls until `condition` holds or `seconds` pass.

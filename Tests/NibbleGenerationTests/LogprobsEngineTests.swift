@@ -53,7 +53,7 @@ struct LogprobsEngineTests {
         parameters.doSample = false
         parameters.maxNewTokens = count
         parameters.ignoreEOS = true
-        return GenerationRequest(modelName: "smol", model: loaded, promptTokens: ids, parameters: parameters)
+        return GenerationRequest(modelName: "smol", model: loaded, promptTokens: ids, parameters: try! parameters.validated())
     }
 
     /// A prompt scored without generating, as lm-evaluation-harness asks for loglikelihoods.
@@ -135,7 +135,9 @@ struct LogprobsEngineTests {
         let generation = try LogprobsReference.load().generation[0]
         var request = Self.greedy(loaded, loaded.tokenizer.encode(generation.prompt, addSpecialTokens: true), count: 1)
         request.logprobs = 2
-        request.parameters.logitBias = [generation.steps[0].token_id: -.infinity]
+        var parameters = request.parameters.values
+        parameters.logitBias = [generation.steps[0].token_id: -.infinity]
+        request.parameters = try parameters.validated()
         let scheduler = Scheduler()
         let result = try await GenerationResult(folding: scheduler.submit(request))
         #expect(scheduler.stats.failed == 0)

@@ -27,7 +27,7 @@ import Testing
         parameters.temperature = 1
         parameters.seed = seed
         parameters.maxNewTokens = maxTokens
-        var state = try GenerationState(tokenizer: tokenizer, promptTokens: [1], parameters: parameters, eosTokenIds: [2],
+        var state = try GenerationState(tokenizer: tokenizer, promptTokens: [1], parameters: try parameters.validated(), eosTokenIds: [2],
                                         contextLength: 1024, constraint: OutputConstraint(grammar: grammar, vocabulary: vocabulary))
         var rng = SeededRandom(seed: seed)
         var text = ""

@@ -18,7 +18,7 @@ import Testing
         let model = ScriptedModel(script: script)
         let generator = try TokenGenerator(
             model: model, cache: model.makeCache(capacity: 128), tokenizer: tokenizer,
-            promptTokens: tokenizer.encode(prompt, addSpecialTokens: true), parameters: parameters, eosTokenIds: [2])
+            promptTokens: tokenizer.encode(prompt, addSpecialTokens: true), parameters: try parameters.validated(), eosTokenIds: [2])
         var events: [GenerationEvent] = []
         let result = try generator.run { event in
             events.append(event)
@@ -115,7 +115,7 @@ import Testing
         let model = ScriptedModel(maxContextLength: 4)
         #expect(throws: GenerationError.promptTooLong(promptTokens: 4, contextLength: 4)) {
             try TokenGenerator(model: model, cache: model.makeCache(capacity: 4), tokenizer: tokenizer,
-                               promptTokens: [1, 3, 4, 5], parameters: GenerationParameters(), eosTokenIds: [2])
+                               promptTokens: [1, 3, 4, 5], parameters: try GenerationParameters().validated(), eosTokenIds: [2])
         }
     }
 
@@ -132,7 +132,7 @@ import Testing
         parameters.stopStrings = ["###"]
         let prompt = tokenizer.encode("Hi", addSpecialTokens: true)
         let generator = try TokenGenerator(model: model, cache: model.makeCache(capacity: 128), tokenizer: tokenizer,
-                                           promptTokens: prompt, parameters: parameters, eosTokenIds: [2])
+                                           promptTokens: prompt, parameters: try parameters.validated(), eosTokenIds: [2])
         var chunks: [String] = []
         let result = try generator.run { event in
             if case .token(_, let text) = event { chunks.append(text) }

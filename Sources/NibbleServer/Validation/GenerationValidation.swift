@@ -11,7 +11,7 @@ struct ValidatedGeneration: Sendable {
     /// The prompt as text (as the model sees it, after any chat template).
     var prompt: String
     var promptTokens: [Int]
-    var parameters: GenerationParameters
+    var parameters: ValidatedParameters
     var stream: Bool
     var includeUsage: Bool
     /// How many choices, and what each reports besides its text.
@@ -250,10 +250,11 @@ struct GenerationValidator: Sendable {
         parameters.logitBias = fields.logitBias
         // A request may ask for more than fits; it then ends with finish_reason "length" at the context edge.
         parameters.maxNewTokens = min(parameters.maxNewTokens, context - tokens.count)
-        do { parameters = try parameters.validated() } catch {
+        let validated: ValidatedParameters
+        do { validated = try parameters.validated() } catch {
             throw .invalidParameter(name: rename(error.name), reason: error.reason)
         }
         return ValidatedGeneration(modelName: name, model: loaded, prompt: text, promptTokens: tokens,
-                                   parameters: parameters, stream: stream, includeUsage: includeUsage)
+                                   parameters: validated, stream: stream, includeUsage: includeUsage)
     }
 }
