@@ -160,8 +160,9 @@ def openai_checks(args, reference):
         check(True, "openai: json_schema output parses and validates")
     except Exception as error:  # noqa: BLE001 - the check reports any failure
         check(False, f"openai: json_schema output parses and validates ({error}): {structured.choices[0].message.content!r}")
-    mode = client.chat.completions.create(model=args.model, max_tokens=60, temperature=0,
-                                          messages=[{"role": "user", "content": "Give me a JSON object."}],
+    mode = client.chat.completions.create(model=args.model, max_tokens=200, temperature=0,
+                                          messages=[{"role": "user", "content": "Give me a small JSON object with a "
+                                                     "name and an age."}],
                                           response_format={"type": "json_object"})
     try:
         check(isinstance(json.loads(mode.choices[0].message.content), dict), "openai: json_object output is an object")
@@ -172,7 +173,8 @@ def openai_checks(args, reference):
     messages = [{"role": "user", "content": "What is the weather in Paris?"}]
     for choice in ["required", {"type": "function", "function": {"name": "get_weather"}}]:
         reply = client.chat.completions.create(model=args.model, messages=messages, tools=[WEATHER_TOOL, TIME_TOOL],
-                                               tool_choice=choice, max_tokens=80, temperature=0)
+                                               tool_choice=choice, parallel_tool_calls=False, max_tokens=80,
+                                               temperature=0)
         calls = reply.choices[0].message.tool_calls or []
         ok = bool(calls) and reply.choices[0].finish_reason == "tool_calls"
         if ok:
@@ -186,7 +188,8 @@ def openai_checks(args, reference):
                 ok = False
         check(ok, f"openai: tool_choice {json.dumps(choice)} gives a valid call")
     stream = client.chat.completions.create(model=args.model, messages=messages, tools=[WEATHER_TOOL],
-                                            tool_choice="required", max_tokens=80, temperature=0, stream=True)
+                                            tool_choice="required", parallel_tool_calls=False, max_tokens=80,
+                                            temperature=0, stream=True)
     name, arguments, finish = "", "", None
     for chunk in stream:
         for choice in chunk.choices:
@@ -208,7 +211,7 @@ def langchain_checks(args, reference):
     from langchain_openai import ChatOpenAI
     from pydantic import BaseModel, Field
 
-    llm = ChatOpenAI(base_url=args.base_url + "/v1", api_key="unused", model=args.model, temperature=0, max_tokens=40,
+    llm = ChatOpenAI(base_url=args.base_url + "/v1", api_key="unused", model=args.model, temperature=0, max_tokens=80,
                      max_retries=0, timeout=300)
     check(isinstance(llm.invoke("Say hello.").content, str), "langchain: invoke")
     check(len("".join(chunk.content for chunk in llm.stream("Say hello."))) > 0, "langchain: stream")
@@ -236,7 +239,7 @@ def langchain_checks(args, reference):
         """Get the current weather in a city."""
         return "sunny"
 
-    bound = llm.bind_tools([get_weather], tool_choice="required")
+    bound = llm.bind_tools([get_weather], tool_choice="required", parallel_tool_calls=False)
     message = bound.invoke("What is the weather in Paris?")
     check(bool(message.tool_calls) and message.tool_calls[0]["name"] == "get_weather"
           and "city" in message.tool_calls[0]["args"], "langchain: bind_tools gives a get_weather call")

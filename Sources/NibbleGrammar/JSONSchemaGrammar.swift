@@ -424,6 +424,11 @@ struct SchemaConverter {
         // Additional properties: absent or true = any value, false = none, a schema = values of that schema.
         var extraValue: String?
         switch schema["additionalProperties"] {
+        case nil where !props.isEmpty:
+            // As llama.cpp: an object that lists its properties gets no others unless the schema says so. Every
+            // output still validates (it is a subset of what the schema allows), and small models stop inventing
+            // keys, which is what a tool's arguments need.
+            extraValue = nil
         case nil, .bool(true)?: extraValue = primitive("value")
         case .bool(false)?: extraValue = nil
         case let s?: extraValue = try visit(s, path: Self.pointer(path, "additionalProperties"), name: "\(name)-additional")
