@@ -112,7 +112,9 @@ public func pagedCausalAttention(_ sequences: [PagedAttentionSequence], heads: I
     }
     firstTask.append(tasks)
     let blockSize = sequences.map(\.layer.blockSize).max() ?? 1
-    Parallel.forRange(tasks, work: work, chunksPerThread: sequences.count > 1 ? 4 : 1) { range in
+    // Causal rows late in a prompt see many more positions than early ones, and a batch mixes decoding rows
+    // with prefill chunks: small chunks, claimed as threads free up, keep both threads busy to the end.
+    Parallel.forRange(tasks, work: work, chunksPerThread: 8) { range in
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)  // (blockSize) one block's scores
         defer { scores.deallocate() }
         var s = 0
