@@ -98,6 +98,14 @@ static inline uint16_t nibble_float_to_half(float value) {
     return sign | (uint16_t)result;
 }
 
+/// float32 to bfloat16 bits, round to nearest even (NaN kept quiet).
+static inline uint16_t nibble_float_to_bf16(float value) {
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    if (value != value) return (uint16_t)((bits | 0x00400000u) >> 16);
+    return (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1)) >> 16);
+}
+
 /// float32 rounded to bfloat16 (nearest even; NaN kept quiet) and widened back.
 static inline float nibble_round_bf16(float value) {
     uint32_t bits;

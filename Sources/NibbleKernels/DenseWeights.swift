@@ -74,8 +74,7 @@ public struct DenseWeight: LinearWeight, @unchecked Sendable {
         case .f16:
             widenF16(base.assumingMemoryBound(to: UInt16.self) + r * n, into: out, count: n)
         case .bf16:
-            let w = base.assumingMemoryBound(to: UInt16.self) + r * n
-            for i in 0..<n { out[i] = bf16ToF32(w[i]) }
+            widenBF16(base.assumingMemoryBound(to: UInt16.self) + r * n, into: out, count: n)
         }
     }
 
@@ -93,6 +92,18 @@ public struct DenseWeight: LinearWeight, @unchecked Sendable {
 
     /// `apply` on a chosen kernel path (tests compare the vector path with the portable one).
     public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, path: KernelPath) {
+        // Output features are split across threads in multiples of 4 (the kernels' register tile); within a
+        // chunk every weight tile is read once and reused for all input rows.
+        prepareProduct(x, rows: rows, into: y, path: path).runAndFinish()
+    }
+
+    public func prepareProduct(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) -> PreparedProduct? {
+        prepareProduct(x, rows: rows, into: y, path: .current)
+    }
+
+    /// `prepareProduct` on a chosen kernel path. Nothing is prepared: the kernel reads float32 input as is.
+    public func prepareProduct(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>,
+                               path: KernelPath) -> PreparedProduct {
         let n = inFeatures, m = outFeatures
         let base = self.base
         let format: nibble_weight_format
@@ -102,9 +113,7 @@ public struct DenseWeight: LinearWeight, @unchecked Sendable {
         case .bf16: format = NIBBLE_WEIGHT_BF16
         }
         let implementation = path.implementation
-        // Output features are split across threads in multiples of 4 (the kernels' register tile); within a
-        // chunk every weight tile is read once and reused for all input rows.
-        Parallel.forRange(m, work: m * n * rows, granularity: 4) { range in
+        return PreparedProduct(outFeatures: m, work: m * n * rows) { range in
             nibble_matmul(implementation, format, x, rows, n, base, n, range.lowerBound, range.upperBound, y, m)
         }
     }

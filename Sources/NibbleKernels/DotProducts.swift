@@ -39,3 +39,24 @@ public func widenF16(_ source: UnsafePointer<UInt16>, into destination: UnsafeMu
                      path: KernelPath = .current) {
     nibble_f16_to_f32(path.implementation, source, destination, n)
 }
+
+/// Widens `n` bfloat16 values to float32.
+@inlinable
+public func widenBF16(_ source: UnsafePointer<UInt16>, into destination: UnsafeMutablePointer<Float>, count n: Int,
+                      path: KernelPath = .current) {
+    nibble_bf16_to_f32(path.implementation, source, destination, n)
+}
+
+/// Narrows `n` float32 values to IEEE half bits, as `f32ToF16` does one value.
+@inlinable
+public func narrowF16(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<UInt16>, count n: Int,
+                      path: KernelPath = .current) {
+    nibble_f32_to_f16(path.implementation, source, destination, n)
+}
+
+/// Narrows `n` float32 values to bfloat16 bits, as `f32ToBF16` does one value.
+@inlinable
+public func narrowBF16(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<UInt16>, count n: Int,
+                       path: KernelPath = .current) {
+    nibble_f32_to_bf16(path.implementation, source, destination, n)
+}

@@ -24,6 +24,34 @@ public enum FourBitKernels {
                               x: UnsafePointer<Float>, rows: Int, y: UnsafeMutablePointer<Float>,
                               path: KernelPath = .current) {
         guard rows > 0, outFeatures > 0 else { return }
+        withWeight(packed: packed, code: code, blocksize: blocksize, scales: scales, compute: compute,
+                   outFeatures: outFeatures, inFeatures: inFeatures) { w in
+            // Decoding costs a few operations per weight on top of the multiply-add, so even one input row is
+            // worth splitting early.
+            let implementation = path.implementation
+            Parallel.forRange(outFeatures, work: 4 * outFeatures * inFeatures * rows, granularity: 4, chunksPerThread: 4) { range in
+                nibble_matmul_4bit(implementation, w, x, rows, inFeatures, range.lowerBound, range.upperBound, y,
+                                   outFeatures)
+            }
+        }
+    }
+
+    /// Output features `outputs` only of the product `matmul` computes, on the calling thread.
+    public static func matmul(packed: UnsafePointer<UInt8>, code: UnsafePointer<Float>, blocksize: Int,
+                              scales: BlockScales, compute: FloatRounding, outFeatures: Int, inFeatures: Int,
+                              x: UnsafePointer<Float>, rows: Int, y: UnsafeMutablePointer<Float>, outputs: Range<Int>,
+                              path: KernelPath = .current) {
+        guard rows > 0, !outputs.isEmpty else { return }
+        withWeight(packed: packed, code: code, blocksize: blocksize, scales: scales, compute: compute,
+                   outFeatures: outFeatures, inFeatures: inFeatures) { w in
+            nibble_matmul_4bit(path.implementation, w, x, rows, inFeatures, outputs.lowerBound, outputs.upperBound, y,
+                               outFeatures)
+        }
+    }
+
+    private static func withWeight(packed: UnsafePointer<UInt8>, code: UnsafePointer<Float>, blocksize: Int,
+                                   scales: BlockScales, compute: FloatRounding, outFeatures: Int, inFeatures: Int,
+                                   _ body: (UnsafePointer<nibble_4bit_weight>) -> Void) {
         var weight = nibble_4bit_weight()
         weight.packed = packed
         weight.code = code
@@ -41,14 +69,6 @@ public enum FourBitKernels {
         weight.compute = compute.format
         weight.out = outFeatures
         weight.n = inFeatures
-        let implementation = path.implementation
-        // Decoding costs a few operations per weight on top of the multiply-add, so even one input row is
-        // worth splitting early.
-        withUnsafePointer(to: &weight) { w in
-            Parallel.forRange(outFeatures, work: 4 * outFeatures * inFeatures * rows, granularity: 4, chunksPerThread: 4) { range in
-                nibble_matmul_4bit(implementation, w, x, rows, inFeatures, range.lowerBound, range.upperBound, y,
-                                   outFeatures)
-            }
-        }
+        withUnsafePointer(to: &weight) { body($0) }
     }
 }

@@ -1,3 +1,4 @@
+import CNibbleKernels
 import Foundation
 
 /// Where one layer's keys and values live in a block pool: every block holds, for each layer, `blockSize` key rows
@@ -44,11 +45,9 @@ public struct PagedKVLayer {
         case .float32:
             destination.assumingMemoryBound(to: Float.self).update(from: row, count: kvDim)
         case .float16:
-            let out = destination.assumingMemoryBound(to: UInt16.self)
-            for i in 0..<kvDim { out[i] = f32ToF16(row[i]) }
+            narrowF16(row, into: destination.assumingMemoryBound(to: UInt16.self), count: kvDim)
         case .bfloat16:
-            let out = destination.assumingMemoryBound(to: UInt16.self)
-            for i in 0..<kvDim { out[i] = f32ToBF16(row[i]) }
+            narrowBF16(row, into: destination.assumingMemoryBound(to: UInt16.self), count: kvDim)
         }
     }
 }
@@ -57,8 +56,8 @@ public struct PagedKVLayer {
 /// buffers (within float32 rounding), reading keys and values block by block through a block table.
 ///
 /// Each (row, head) pair keeps a running maximum, a running sum and an unnormalised output, and folds in one
-/// block at a time (online softmax), so no buffer grows with the context. Half-precision keys are dotted
-/// directly by the mixed-precision kernels; half-precision values are widened one row at a time.
+/// block at a time (online softmax), so no buffer grows with the context. Half-precision keys and values are
+/// widened in registers by the kernel.
 ///
 /// - Parameters:
 ///   - queries: `(rows, heads * headDim)` for absolute positions `start ..< start + rows`.
@@ -69,73 +68,88 @@ public struct PagedKVLayer {
 public func pagedCausalAttention(queries: UnsafePointer<Float>, rows: Int, start: Int, heads: Int, kvHeads: Int,
                                  headDim: Int, window: Int? = nil, layer: PagedKVLayer, blocks: UnsafePointer<Int32>,
                                  output: UnsafeMutablePointer<Float>, path: KernelPath = .current) {
-    let group = heads / kvHeads
-    let qDim = heads * headDim
-    let scale = 1 / Float(headDim).squareRoot()
-    let tasks = rows * heads
-    let blockSize = layer.blockSize
-    let elementBytes = layer.dtype.byteWidth
-    Parallel.forRange(tasks, work: tasks * (start + rows) * headDim * 2) { range in
+    let sequence = PagedAttentionSequence(queries: queries, rows: rows, start: start, layer: layer, blocks: blocks,
+                                          output: output)
+    pagedCausalAttention([sequence], heads: heads, kvHeads: kvHeads, headDim: headDim, window: window, path: path)
+}
+
+/// One sequence's rows in a batched `pagedCausalAttention` call.
+public struct PagedAttentionSequence {
+    /// `(rows, heads * headDim)` queries for absolute positions `start ..< start + rows`.
+    public var queries: UnsafePointer<Float>
+    public var rows: Int
+    public var start: Int
+    /// Where this layer's keys and values are; positions `0 ..< start + rows` must be stored.
+    public var layer: PagedKVLayer
+    /// The sequence's block table, `ceil((start + rows) / blockSize)` entries.
+    public var blocks: UnsafePointer<Int32>
+    /// `(rows, heads * headDim)`.
+    public var output: UnsafeMutablePointer<Float>
+
+    public init(queries: UnsafePointer<Float>, rows: Int, start: Int, layer: PagedKVLayer, blocks: UnsafePointer<Int32>,
+                output: UnsafeMutablePointer<Float>) {
+        self.queries = queries
+        self.rows = rows
+        self.start = start
+        self.layer = layer
+        self.blocks = blocks
+        self.output = output
+    }
+}
+
+/// Causal attention of several sequences in one parallel loop over all their (row, head) pairs: a batched step's
+/// decoding rows are a few hundred multiply-adds each, far too little to hand to the worker threads one sequence
+/// at a time. Each pair gives exactly what `pagedCausalAttention` gives it alone.
+public func pagedCausalAttention(_ sequences: [PagedAttentionSequence], heads: Int, kvHeads: Int, headDim: Int,
+                                 window: Int? = nil, path: KernelPath = .current) {
+    var firstTask: [Int] = []  // (sequences + 1) index of each sequence's first (row, head) pair
+    firstTask.reserveCapacity(sequences.count + 1)
+    var tasks = 0, work = 0
+    for sequence in sequences {
+        firstTask.append(tasks)
+        tasks += sequence.rows * heads
+        work += sequence.rows * heads * (sequence.start + sequence.rows) * headDim * 2
+    }
+    firstTask.append(tasks)
+    let blockSize = sequences.map(\.layer.blockSize).max() ?? 1
+    // Causal rows late in a prompt see many more positions than early ones, and a batch mixes decoding rows
+    // with prefill chunks: small chunks, claimed as threads free up, keep both threads busy to the end.
+    Parallel.forRange(tasks, work: work, chunksPerThread: 8) { range in
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)  // (blockSize) one block's scores
-        let widened = UnsafeMutablePointer<Float>.allocate(capacity: headDim)   // (headDim) one value row in float32
-        defer {
-            scores.deallocate()
-            widened.deallocate()
-        }
+        defer { scores.deallocate() }
+        var s = 0
         for task in range {
-            let r = task / heads, h = task % heads
-            let headOffset = (h / group) * headDim * elementBytes
-            let q = queries + r * qDim + h * headDim
-            let end = start + r + 1  // causal: positions first ..< end
-            let first = window.map { max(0, end - $0) } ?? 0
-            let out = output + r * qDim + h * headDim
-            out.initialize(repeating: 0, count: headDim)
-            var runningMax = -Float.infinity
-            var runningSum: Float = 0
-            for b in (first / blockSize)...((end - 1) / blockSize) {
-                let block = blocks[b]
-                let low = max(first, b * blockSize), high = min(end, (b + 1) * blockSize)
-                var blockMax = -Float.infinity
-                for p in low..<high {
-                    let key = layer.key(block: block, slot: p - b * blockSize) + headOffset
-                    let dot: Float
-                    switch layer.dtype {
-                    case .float32: dot = dotF32(q, key.assumingMemoryBound(to: Float.self), headDim, path: path)
-                    case .float16: dot = dotF16(q, key.assumingMemoryBound(to: UInt16.self), headDim, path: path)
-                    case .bfloat16: dot = dotBF16(q, key.assumingMemoryBound(to: UInt16.self), headDim, path: path)
-                    }
-                    let score = dot * scale
-                    scores[p - low] = score
-                    blockMax = max(blockMax, score)
-                }
-                if blockMax > runningMax {
-                    // Earlier blocks were weighted against a smaller maximum: rescale what they added.
-                    if runningSum > 0 {
-                        let correction = expf(runningMax - blockMax)
-                        runningSum *= correction
-                        for i in 0..<headDim { out[i] *= correction }
-                    }
-                    runningMax = blockMax
-                }
-                for p in low..<high {
-                    let weight = expf(scores[p - low] - runningMax)
-                    runningSum += weight
-                    let value = layer.value(block: block, slot: p - b * blockSize) + headOffset
-                    switch layer.dtype {
-                    case .float32:
-                        axpyF32(out, weight, value.assumingMemoryBound(to: Float.self), headDim, path: path)
-                    case .float16:
-                        widenF16(value.assumingMemoryBound(to: UInt16.self), into: widened, count: headDim, path: path)
-                        axpyF32(out, weight, widened, headDim, path: path)
-                    case .bfloat16:
-                        let halves = value.assumingMemoryBound(to: UInt16.self)
-                        for i in 0..<headDim { widened[i] = bf16ToF32(halves[i]) }
-                        axpyF32(out, weight, widened, headDim, path: path)
-                    }
-                }
-            }
-            let inverse = 1 / runningSum
-            for i in 0..<headDim { out[i] *= inverse }
+            while task >= firstTask[s + 1] { s += 1 }
+            let local = task - firstTask[s]
+            attendHead(sequences[s], row: local / heads, head: local % heads, heads: heads, kvHeads: kvHeads,
+                       headDim: headDim, window: window, scores: scores, path: path)
         }
     }
+}
+
+/// One (row, head) pair of `pagedCausalAttention` (the walk over the blocks is the C kernel's).
+/// - scores: `(blockSize)` scratch.
+@inline(__always)
+private func attendHead(_ sequence: PagedAttentionSequence, row r: Int, head h: Int, heads: Int, kvHeads: Int,
+                        headDim: Int, window: Int?, scores: UnsafeMutablePointer<Float>, path: KernelPath) {
+    let layer = sequence.layer
+    let qDim = heads * headDim
+    let end = sequence.start + r + 1  // causal: positions first ..< end
+    let first = window.map { max(0, end - $0) } ?? 0
+    var kv = nibble_paged_kv()
+    kv.storage = UnsafePointer(layer.storage.assumingMemoryBound(to: CChar.self))
+    kv.block_bytes = layer.blockBytes
+    kv.key_offset = layer.keyOffset
+    kv.value_offset = layer.valueOffset
+    kv.slot_bytes = layer.kvDim * layer.dtype.byteWidth
+    kv.blocks = sequence.blocks
+    kv.block_size = layer.blockSize
+    switch layer.dtype {
+    case .float32: kv.format = NIBBLE_WEIGHT_F32
+    case .float16: kv.format = NIBBLE_WEIGHT_F16
+    case .bfloat16: kv.format = NIBBLE_WEIGHT_BF16
+    }
+    let headOffset = (h / (heads / kvHeads)) * headDim * layer.dtype.byteWidth
+    nibble_attend_head(path.implementation, &kv, headOffset, sequence.queries + r * qDim + h * headDim, headDim,
+                       1 / Float(headDim).squareRoot(), first, end, scores, sequence.output + r * qDim + h * headDim)
 }

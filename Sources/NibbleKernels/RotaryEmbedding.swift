@@ -37,6 +37,32 @@ public struct RotaryEmbedding: Sendable {
         inverseFrequencies = plain
     }
 
+    /// Rotates a row's queries `(heads, headDim)` and keys `(kvHeads, headDim)` for `position`: the same as
+    /// `apply` on each, with each angle's cosine and sine computed once for both.
+    @inlinable
+    public func apply(queries q: UnsafeMutablePointer<Float>, heads: Int, keys k: UnsafeMutablePointer<Float>, kvHeads: Int,
+                      position: Int) {
+        let half = headDim / 2
+        inverseFrequencies.withUnsafeBufferPointer { frequencies in
+            for i in 0..<half {
+                let angle = Float(position) * frequencies[i]
+                let c = cosf(angle), s = sinf(angle)
+                for h in 0..<heads {
+                    let v = q + h * headDim
+                    let a = v[i], b = v[i + half]
+                    v[i] = a * c - b * s
+                    v[i + half] = b * c + a * s
+                }
+                for h in 0..<kvHeads {
+                    let v = k + h * headDim
+                    let a = v[i], b = v[i + half]
+                    v[i] = a * c - b * s
+                    v[i + half] = b * c + a * s
+                }
+            }
+        }
+    }
+
     /// Rotates `heads` consecutive head vectors of `x` (`(heads, headDim)`) in place for `position`.
     @inlinable
     public func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, position: Int) {

@@ -94,6 +94,33 @@ public final class KVCache {
         }
     }
 
+    /// One sequence's part of a batched `attend`: queries `(rows, heads·headDim)` and output `(rows, heads·headDim)`.
+    public typealias AttentionEntry = (cache: KVCache, queries: UnsafePointer<Float>, rows: Int,
+                                       output: UnsafeMutablePointer<Float>)
+
+    /// `attend` for several caches at once, in one parallel loop (a batched step's decoding rows are too small
+    /// to split one sequence at a time). Each entry's queries are at positions `count ..< count + rows` of its
+    /// cache; results equal `attend` on each.
+    public static func attend(_ entries: [AttentionEntry], layer: Int, heads: Int, headDim: Int, window: Int? = nil) {
+        guard let kvDim = entries.first?.cache.kvDim else { return }
+        var tables: [Int32] = []  // every cache's block table, one after the other
+        var starts: [Int] = []    // (entries) offset of each table in `tables`
+        starts.reserveCapacity(entries.count)
+        for entry in entries {
+            starts.append(tables.count)
+            tables.append(contentsOf: entry.cache.blocks)
+        }
+        tables.withUnsafeBufferPointer { table in
+            let sequences = entries.indices.map { i in
+                let entry = entries[i]
+                return PagedAttentionSequence(queries: entry.queries, rows: entry.rows, start: entry.cache.count,
+                                              layer: entry.cache.pool.layout(layer: layer),
+                                              blocks: table.baseAddress! + starts[i], output: entry.output)
+            }
+            pagedCausalAttention(sequences, heads: heads, kvHeads: kvDim / headDim, headDim: headDim, window: window)
+        }
+    }
+
     /// Gives back the leading blocks no later query can see when every layer attends only to the last `window`
     /// positions: a query at position `count` or later sees nothing before `count - window + 1`. Sliding-window
     /// models then hold about `window` positions per sequence, however long it runs.

@@ -103,14 +103,26 @@ public struct Int8Weight: LinearWeight, Sendable {
     /// The same output as `forward(x, rows:).output`, bit for bit, without keeping its intermediates: the
     /// int8 product is dequantized inside the kernel and the outlier columns are added per output chunk.
     public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, path: KernelPath) {
+        guard rows > 0, outFeatures > 0 else { return }
+        prepareProduct(x, rows: rows, into: y, path: path).runAndFinish()
+    }
+
+    public func prepareProduct(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) -> PreparedProduct? {
+        prepareProduct(x, rows: rows, into: y, path: .current)
+    }
+
+    /// `prepareProduct` on a chosen kernel path: the input is rounded to fp16, its outlier columns found and its
+    /// rows quantized once; every range then runs the int8 kernel and adds the outlier columns of its outputs.
+    public func prepareProduct(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>,
+                               path: KernelPath) -> PreparedProduct {
         let n = inFeatures, m = outFeatures, count = rows * n
-        guard rows > 0, m > 0 else { return }
-        guard n > 0 else {
-            y.initialize(repeating: 0, count: rows * m)  // an empty sum, as `forward` gives
-            return
+        guard rows > 0, n > 0 else {
+            // An empty sum, as `forward` gives.
+            return PreparedProduct(outFeatures: m, work: 0) { range in
+                for r in 0..<rows { (y + r * m + range.lowerBound).initialize(repeating: 0, count: range.count) }
+            }
         }
-        let xh = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))  // (rows, in) input rounded to fp16
-        defer { xh.deallocate() }
+        let xh = UnsafeMutablePointer<Float>.allocate(capacity: count)  // (rows, in) input rounded to fp16
         FloatRounding.f16.round(x, into: xh, count: count, path: path)
         let threshold = self.threshold
         var cols: [Int] = []  // ascending outlier column indices
@@ -123,13 +135,9 @@ public struct Int8Weight: LinearWeight, Sendable {
             cols = (0..<n).filter { outlier[$0] }
         }
         // Row-wise quantization of the input with outlier entries zeroed, as `Int8Quantizer.quantizeRows` does.
-        let ca = UnsafeMutablePointer<Int8>.allocate(capacity: max(count, 1))  // (rows, in)
-        defer { ca.deallocate() }
-        var sca = [Float](repeating: 0, count: rows)  // (rows)
-        sca.withUnsafeMutableBufferPointer { sp in
-            Int8Kernels.quantizeRows(xh, rows: rows, cols: n, threshold: threshold, into: ca, absmax: sp.baseAddress!,
-                                     path: path)
-        }
+        let ca = UnsafeMutablePointer<Int8>.allocate(capacity: count)  // (rows, in)
+        let sca = UnsafeMutablePointer<Float>.allocate(capacity: rows)  // (rows)
+        Int8Kernels.quantizeRows(xh, rows: rows, cols: n, threshold: threshold, into: ca, absmax: sca, path: path)
         if rows > 1 { for r in 0..<rows { for c in cols { ca[r * n + c] = 0 } } }
         // Outlier weight columns CB·SCB/127 in f32. (cols, out)
         var outlierWeights = [Float](repeating: 0, count: cols.count * m)
@@ -137,28 +145,31 @@ public struct Int8Weight: LinearWeight, Sendable {
             for o in 0..<m { outlierWeights[k * m + o] = (Float(cb[o * n + c]) * scb[o]) * (1 / Float(127)) }
         }
         let k = Int8Quantizer.mmDequantScale
-        cb.withUnsafeBufferPointer { bp in
-            scb.withUnsafeBufferPointer { sp in
-                sca.withUnsafeBufferPointer { ap in
-                    outlierWeights.withUnsafeBufferPointer { wp in
-                        let b = bp.baseAddress!, colScale = sp.baseAddress!, rowScale = ap.baseAddress!
-                        Parallel.forRange(m, work: rows * m * n, granularity: 4, chunksPerThread: 4) { range in
-                            Int8Kernels.matmulDequantized(a: ca, b: b, rows: rows, out: m, inner: n, rowScale: rowScale,
-                                                          colScale: colScale, k: k, outputs: range, into: y, path: path)
-                            guard !cols.isEmpty else { return }
-                            // Summed from zero in column order, then added, exactly as `forward` does.
-                            for r in 0..<rows {
-                                let xr = xh + r * n
-                                for o in range {
-                                    var acc: Float = 0
-                                    for (j, c) in cols.enumerated() { acc += xr[c] * wp[j * m + o] }
-                                    y[r * m + o] += acc
-                                }
-                            }
-                        }
+        let codes = cb, scales = scb  // held by the closure, which outlives this call
+        let outlierColumns = cols, columnWeights = outlierWeights
+        return PreparedProduct(outFeatures: m, work: rows * m * n, chunksPerThread: 4, run: { range in
+            codes.withUnsafeBufferPointer { bp in
+                scales.withUnsafeBufferPointer { sp in
+                    Int8Kernels.matmulDequantized(a: ca, b: bp.baseAddress!, rows: rows, out: m, inner: n, rowScale: sca,
+                                                  colScale: sp.baseAddress!, k: k, outputs: range, into: y, path: path)
+                }
+            }
+            guard !outlierColumns.isEmpty else { return }
+            columnWeights.withUnsafeBufferPointer { wp in
+                // Summed from zero in column order, then added, exactly as `forward` does.
+                for r in 0..<rows {
+                    let xr = xh + r * n
+                    for o in range {
+                        var acc: Float = 0
+                        for (j, c) in outlierColumns.enumerated() { acc += xr[c] * wp[j * m + o] }
+                        y[r * m + o] += acc
                     }
                 }
             }
-        }
+        }, cleanup: {
+            xh.deallocate()
+            ca.deallocate()
+            sca.deallocate()
+        })
     }
 }

@@ -56,6 +56,15 @@ void nibble_axpy_f32(nibble_impl impl, float *y, float alpha, const float *x, si
 /// Widens `n` IEEE half values to float32.
 void nibble_f16_to_f32(nibble_impl impl, const uint16_t *src, float *dst, size_t n);
 
+/// Narrows `n` float32 values to IEEE half bits (round to nearest even, NaN kept quiet).
+void nibble_f32_to_f16(nibble_impl impl, const float *src, uint16_t *dst, size_t n);
+
+/// Narrows `n` float32 values to bfloat16 bits (round to nearest even, NaN kept quiet).
+void nibble_f32_to_bf16(nibble_impl impl, const float *src, uint16_t *dst, size_t n);
+
+/// Widens `n` bfloat16 values to float32.
+void nibble_bf16_to_f32(nibble_impl impl, const uint16_t *src, float *dst, size_t n);
+
 /// Float formats values can be rounded to (round to nearest even) and widened back.
 typedef enum {
     NIBBLE_ROUND_F32 = 0,
@@ -126,6 +135,27 @@ typedef struct {
 /// a scratch buffer and reuse it for all of them. The full dequantized matrix never exists.
 void nibble_matmul_4bit(nibble_impl impl, const nibble_4bit_weight *w, const float *x, size_t rows, size_t ldx,
                         size_t o_begin, size_t o_end, float *y, size_t ldy);
+
+/// Where one layer's keys and values are in a paged cache: block `b` of the table starts at
+/// `storage + blocks[b] · block_bytes`; its keys at `key_offset`, its values at `value_offset`, one position
+/// every `slot_bytes`, elements in `format`.
+typedef struct {
+    const char *storage;
+    size_t block_bytes;
+    size_t key_offset;
+    size_t value_offset;
+    size_t slot_bytes;
+    /// `(ceil(end / block_size))` block table (entries before the first visible position are not read).
+    const int32_t *blocks;
+    size_t block_size;
+    nibble_weight_format format;
+} nibble_paged_kv;
+
+/// Softmax attention of one query head `q (head_dim)` over positions [first, end) of a paged cache, into
+/// `out (head_dim)`: out = Σ_p softmax(scale · q·k_p) v_p, keys and values read at `head_offset` bytes into each
+/// position. `scores` is scratch of `block_size` floats.
+void nibble_attend_head(nibble_impl impl, const nibble_paged_kv *kv, size_t head_offset, const float *q,
+                        size_t head_dim, float scale, size_t first, size_t end, float *scores, float *out);
 
 /// One unit of a parallel job: `task` is in [0, tasks).
 typedef void (*nibble_task_fn)(void *context, size_t task);

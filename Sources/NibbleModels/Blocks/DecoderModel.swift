@@ -1,3 +1,4 @@
+import Foundation
 import NibbleFormats
 import NibbleKernels
 
@@ -13,6 +14,10 @@ public final class DecoderModel: LanguageModel {
     /// Output projection `(vocab, hidden)` (the embeddings when tied).
     public let lmHead: Linear
     let rope: RotaryEmbedding
+    /// Activation buffers reused by every step; a step that finds them in use (two threads running the same
+    /// model at once) allocates its own.
+    nonisolated(unsafe) private let scratch: ForwardScratch
+    private let scratchLock = NSLock()
 
     public init(architecture: DecoderArchitecture, embeddings: DenseWeight, layers: [DecoderLayer], finalNorm: [Float],
                 lmHead: Linear) {
@@ -23,6 +28,8 @@ public final class DecoderModel: LanguageModel {
         self.finalNorm = finalNorm
         self.lmHead = lmHead
         rope = architecture.rope.embedding(headDim: architecture.headDim)
+        scratch = ForwardScratch(hidden: architecture.hiddenSize, queryDim: architecture.queryDim,
+                                 kvDim: architecture.kvDim, ffn: architecture.intermediateSize)
     }
 
     public var vocabularySize: Int { architecture.vocabSize }
@@ -53,66 +60,54 @@ public final class DecoderModel: LanguageModel {
         var offsets = [Int](repeating: 0, count: batch.count)
         for i in 1..<max(1, batch.count) { offsets[i] = offsets[i - 1] + batch[i - 1].tokens.count }
 
-        var x = [Float](repeating: 0, count: n * hidden)          // residual stream (n, hidden)
-        var h = [Float](repeating: 0, count: n * hidden)          // normed input (n, hidden)
-        var q = [Float](repeating: 0, count: n * qDim)            // queries (n, heads·headDim)
-        var kNew = [Float](repeating: 0, count: n * kvDim)        // new keys (n, kvDim)
-        var vNew = [Float](repeating: 0, count: n * kvDim)        // new values (n, kvDim)
-        var attention = [Float](repeating: 0, count: n * qDim)    // attention output (n, heads·headDim)
-        var projected = [Float](repeating: 0, count: n * hidden)  // o_proj / down_proj output (n, hidden)
-        var gateBuffer = [Float](repeating: 0, count: n * ffn)    // (n, ffn)
-        var upBuffer = [Float](repeating: 0, count: n * ffn)      // (n, ffn)
+        let buffers: ForwardScratch
+        if scratchLock.try() {
+            buffers = scratch
+        } else {
+            buffers = ForwardScratch(hidden: hidden, queryDim: qDim, kvDim: kvDim, ffn: ffn)
+        }
+        defer { if buffers === scratch { scratchLock.unlock() } }
+        buffers.reserve(rows: n)
+        let x = buffers.x, h = buffers.h, q = buffers.q, kNew = buffers.k, vNew = buffers.v
+        let attention = buffers.attention, projected = buffers.projected, gate = buffers.gate, up = buffers.up
 
-        x.withUnsafeMutableBufferPointer { xp in
-            for (s, step) in batch.enumerated() {
-                for (i, token) in step.tokens.enumerated() { embeddings.row(token, into: xp.baseAddress! + (offsets[s] + i) * hidden) }
-            }
+        for (s, step) in batch.enumerated() {
+            for (i, token) in step.tokens.enumerated() { embeddings.row(token, into: x + (offsets[s] + i) * hidden) }
         }
 
         for (index, layer) in layers.enumerated() {
             // Attention block.
-            rmsNorm(x, weight: layer.inputNorm, eps: eps, rows: n, dim: hidden, into: &h)
-            layer.q(h, rows: n, into: &q)
-            layer.k(h, rows: n, into: &kNew)
-            layer.v(h, rows: n, into: &vNew)
+            rmsNorm(x, weight: layer.inputNorm, eps: eps, rows: n, dim: hidden, into: h)
+            // q, k and v read the same input: one parallel dispatch for the three.
+            Linear.apply([(layer.q, q), (layer.k, kNew), (layer.v, vNew)], to: h, rows: n)
             if let qNorm = layer.qNorm, let kNorm = layer.kNorm {
                 // Each head vector is normalized on its own, before the rotation.
-                q.withUnsafeMutableBufferPointer { qp in
-                    rmsNorm(qp.baseAddress!, weight: qNorm, eps: eps, rows: n * heads, dim: headDim, into: qp.baseAddress!)
-                }
-                kNew.withUnsafeMutableBufferPointer { kp in
-                    rmsNorm(kp.baseAddress!, weight: kNorm, eps: eps, rows: n * kvHeads, dim: headDim, into: kp.baseAddress!)
-                }
+                rmsNorm(q, weight: qNorm, eps: eps, rows: n * heads, dim: headDim, into: q)
+                rmsNorm(kNew, weight: kNorm, eps: eps, rows: n * kvHeads, dim: headDim, into: kNew)
             }
-            q.withUnsafeMutableBufferPointer { qp in
-                kNew.withUnsafeMutableBufferPointer { kp in
-                    vNew.withUnsafeBufferPointer { vp in
-                        attention.withUnsafeMutableBufferPointer { ap in
-                            for (s, step) in batch.enumerated() {
-                                let first = offsets[s], rows = step.tokens.count, start = step.cache.count
-                                for i in 0..<rows {
-                                    rope.apply(qp.baseAddress! + (first + i) * qDim, heads: heads, position: start + i)
-                                    rope.apply(kp.baseAddress! + (first + i) * kvDim, heads: kvHeads, position: start + i)
-                                }
-                                step.cache.store(layer: index, keys: kp.baseAddress! + first * kvDim,
-                                                 values: vp.baseAddress! + first * kvDim, rows: rows)
-                                step.cache.attend(layer: index, queries: qp.baseAddress! + first * qDim, rows: rows,
-                                                  heads: heads, headDim: headDim, window: layer.window, output: ap.baseAddress! + first * qDim)
-                            }
-                        }
-                    }
+            for (s, step) in batch.enumerated() {
+                let first = offsets[s], rows = step.tokens.count, start = step.cache.count
+                for i in 0..<rows {
+                    rope.apply(queries: q + (first + i) * qDim, heads: heads, keys: kNew + (first + i) * kvDim,
+                               kvHeads: kvHeads, position: start + i)
                 }
+                step.cache.store(layer: index, keys: kNew + first * kvDim, values: vNew + first * kvDim, rows: rows)
             }
-            layer.o(attention, rows: n, into: &projected)
-            axpyF32(&x, 1, projected, n * hidden)  // residual add, vectorized (1·p + x is exact)
+            // Every sequence's (row, head) pairs in one parallel loop.
+            let entries = batch.indices.map { s -> KVCache.AttentionEntry in
+                (cache: batch[s].cache, queries: UnsafePointer(q + offsets[s] * qDim), rows: batch[s].tokens.count,
+                 output: attention + offsets[s] * qDim)
+            }
+            KVCache.attend(entries, layer: index, heads: heads, headDim: headDim, window: layer.window)
+            layer.o(attention, rows: n, into: projected)
+            axpyF32(x, 1, projected, n * hidden)  // residual add, vectorized (1·p + x is exact)
 
             // MLP block.
-            rmsNorm(x, weight: layer.postAttentionNorm, eps: eps, rows: n, dim: hidden, into: &h)
-            layer.gate(h, rows: n, into: &gateBuffer)
-            layer.up(h, rows: n, into: &upBuffer)
-            siluMultiply(&gateBuffer, upBuffer, n * ffn)
-            layer.down(gateBuffer, rows: n, into: &projected)
-            axpyF32(&x, 1, projected, n * hidden)  // residual add, vectorized (1·p + x is exact)
+            rmsNorm(x, weight: layer.postAttentionNorm, eps: eps, rows: n, dim: hidden, into: h)
+            Linear.apply([(layer.gate, gate), (layer.up, up)], to: h, rows: n)
+            siluMultiply(gate, up, n * ffn)
+            layer.down(gate, rows: n, into: projected)
+            axpyF32(x, 1, projected, n * hidden)  // residual add, vectorized (1·p + x is exact)
             if layer.offloaded {
                 for linear in layer.linears { linear.weight.releaseResidentPages() }
             }
@@ -135,12 +130,9 @@ public final class DecoderModel: LanguageModel {
         var logits = [Float](repeating: 0, count: wanted.count * a.vocabSize)  // (wanted, vocab)
         if !wanted.isEmpty {
             var normed = [Float](repeating: 0, count: wanted.count * hidden)  // (wanted, hidden)
-            x.withUnsafeBufferPointer { xp in
-                normed.withUnsafeMutableBufferPointer { np in
-                    for (j, row) in wanted.enumerated() {
-                        rmsNorm(xp.baseAddress! + row * hidden, weight: finalNorm, eps: eps, rows: 1, dim: hidden,
-                                into: np.baseAddress! + j * hidden)
-                    }
+            normed.withUnsafeMutableBufferPointer { np in
+                for (j, row) in wanted.enumerated() {
+                    rmsNorm(x + row * hidden, weight: finalNorm, eps: eps, rows: 1, dim: hidden, into: np.baseAddress! + j * hidden)
                 }
             }
             lmHead(normed, rows: wanted.count, into: &logits)
