@@ -291,14 +291,22 @@ metric_list:
     higher_is_better: true
 """)
         output = os.path.join(scratch, "out")
+        # DISABLE_MULTIPROC: the harness's stderr bootstrap otherwise forks a process pool while its progress bar
+        # holds a lock, and a forked worker can wait on that lock for ever.
         env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-                   HF_DATASETS_CACHE=os.path.join(scratch, "datasets"), TOKENIZERS_PARALLELISM="false")
+                   HF_DATASETS_CACHE=os.path.join(scratch, "datasets"), TOKENIZERS_PARALLELISM="false",
+                   DISABLE_MULTIPROC="1")
         command = [sys.executable, "-m", "lm_eval", "--model", "local-completions", "--model_args",
                    f"model={args.model},base_url={args.base_url}/v1/completions,"
                    "tokenizer_backend=remote,num_concurrent=1,max_retries=1,tokenized_requests=True",
                    "--tasks", "nibble_loglikelihood", "--include_path", tasks, "--log_samples",
                    "--output_path", output, "--batch_size", "1"]
-        run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
+        try:
+            run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired as expired:
+            check(False, "lm-eval: local-completions finished within 10 minutes")
+            print(str(expired.stdout)[-3000:], str(expired.stderr)[-3000:])
+            return
         if not check(run.returncode == 0, "lm-eval: local-completions runs the local loglikelihood task"):
             print(run.stdout[-3000:], run.stderr[-3000:])
             return
