@@ -5,43 +5,6 @@ import NibbleModels
 import NibbleTestSupport
 import Testing
 
-/// transformers' log-softmax over SmolLM2's raw logits: the per-token log-probabilities of loglikelihood cases
-/// (context + continuation) and greedy steps with their five most likely tokens.
-struct LogprobsReference: Decodable {
-    struct Loglikelihood: Decodable {
-        let context: String
-        let continuation: String
-        let prompt_ids: [Int]
-        let token_logprobs: [Double?]
-        let continuation_tokens: Int
-        let continuation_logprob: Double
-        let is_greedy: Bool
-    }
-    struct Alternative: Decodable {
-        let token_id: Int
-        let token: String
-        let logprob: Double
-    }
-    struct Step: Decodable {
-        let token_id: Int
-        let token: String
-        let logprob: Double
-        let top: [Alternative]
-    }
-    struct Generation: Decodable {
-        let prompt: String
-        let steps: [Step]
-    }
-    let loglikelihood: [Loglikelihood]
-    let generation: [Generation]
-
-    static let name = "smollm2/smollm2-logprobs.json"
-    static var available: Bool {
-        RealModelFixtures.smolLM2GGUF != nil && FileManager.default.fileExists(atPath: SharedFixtures.reference(name).path)
-    }
-    static let why = "needs the SmolLM2 GGUF (\(RealModelFixtures.smolLM2Missing)) and NIBBLE_SHARED reference/smollm2"
-    static func load() throws -> LogprobsReference { try SharedFixtures.decodeReference(Self.self, name) }
-}
 
 /// Log-probabilities, prompt scoring, logit bias and shared prefills through the batching engine.
 @Suite(.serialized, .enabled(if: LogprobsReference.available, Comment(rawValue: LogprobsReference.why)))

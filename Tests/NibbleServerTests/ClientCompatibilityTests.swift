@@ -21,19 +21,9 @@ struct ClientCompatibilityTests {
         try await withServer(configuration: configuration, registry: registry) { server in
             let port = server.port
             let reference = SharedFixtures.reference("smollm2/smollm2-logprobs.json")
-            let (status, output) = try await onThread { () -> (Int32, String) in
-                let script = Process()
-                script.executableURL = URL(fileURLWithPath: python)
-                script.arguments = [SharedFixtures.repositoryRoot.appendingPathComponent("scripts/client-checks.py").path,
-                                    "--base-url", "http://127.0.0.1:\(port)", "--model", "smollm2", "--only", group,
-                                    "--reference", reference.path]
-                let pipe = Pipe()
-                script.standardOutput = pipe
-                script.standardError = pipe
-                try script.run()
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                script.waitUntilExit()
-                return (script.terminationStatus, String(decoding: data, as: UTF8.self))
+            let (status, output) = try await onThread {
+                try runScript(python, [repositoryScript("client-checks.py"), "--base-url", "http://127.0.0.1:\(port)",
+                                       "--model", "smollm2", "--only", group, "--reference", reference.path])
             }
             #expect(status == 0, "\(output)")
             #expect(output.contains("all passed"), "\(output)")

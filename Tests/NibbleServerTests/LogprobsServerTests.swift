@@ -6,41 +6,7 @@ import NibbleTestFakes
 import NibbleTestSupport
 import Testing
 
-/// transformers' SmolLM2 log-probabilities, as `smollm2-logprobs.json` holds them.
-private struct Reference: Decodable {
-    struct Loglikelihood: Decodable {
-        let context: String
-        let continuation: String
-        let prompt_ids: [Int]
-        let token_logprobs: [Double?]
-        let continuation_tokens: Int
-        let continuation_logprob: Double
-        let is_greedy: Bool
-    }
-    struct Alternative: Decodable {
-        let token_id: Int
-        let token: String
-        let logprob: Double
-    }
-    struct Step: Decodable {
-        let token_id: Int
-        let token: String
-        let logprob: Double
-        let top: [Alternative]
-    }
-    struct Generation: Decodable {
-        let prompt: String
-        let steps: [Step]
-    }
-    let loglikelihood: [Loglikelihood]
-    let generation: [Generation]
-
-    static let name = "smollm2/smollm2-logprobs.json"
-    static var available: Bool {
-        RealModelFixtures.smolLM2GGUF != nil && FileManager.default.fileExists(atPath: SharedFixtures.reference(name).path)
-    }
-    static func load() throws -> Reference { try SharedFixtures.decodeReference(Self.self, name) }
-}
+private typealias Reference = LogprobsReference
 
 /// Logprobs, echo, prompt forms, n and logit_bias over HTTP, against transformers' SmolLM2 numbers.
 @Suite(.serialized, .enabled(if: Reference.available,
@@ -315,18 +281,9 @@ struct LogprobsServerTests {
         let registry = ModelRegistry(specs: configuration.modelSpecs)
         try await withServer(configuration: configuration, registry: registry) { server in
             let port = server.port
-            let (status, output) = try await onThread { () -> (Int32, String) in
-                let script = Process()
-                script.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                script.arguments = ["python3", SharedFixtures.repositoryRoot.appendingPathComponent("scripts/openai-logprobs-check.py").path,
-                                    "--base-url", "http://127.0.0.1:\(port)/v1", "--model", "kjv-llama-4m"]
-                let pipe = Pipe()
-                script.standardOutput = pipe
-                script.standardError = pipe
-                try script.run()
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                script.waitUntilExit()
-                return (script.terminationStatus, String(decoding: data, as: UTF8.self))
+            let (status, output) = try await onThread {
+                try runScript("/usr/bin/env", ["python3", repositoryScript("openai-logprobs-check.py"),
+                                               "--base-url", "http://127.0.0.1:\(port)/v1", "--model", "kjv-llama-4m"])
             }
             #expect(status == 0, "\(output)")
             #expect(output.contains("all checks passed"), "\(output)")

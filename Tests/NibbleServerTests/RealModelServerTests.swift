@@ -60,33 +60,15 @@ import Testing
     }
 
     /// Whether `python3` with the `openai` package can run here (`scripts/test` installs it).
-    static let openAIClientAvailable: Bool = {
-        let python = Process()
-        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        python.arguments = ["python3", "-c", "import openai"]
-        python.standardOutput = FileHandle.nullDevice
-        python.standardError = FileHandle.nullDevice
-        guard (try? python.run()) != nil else { return false }
-        python.waitUntilExit()
-        return python.terminationStatus == 0
-    }()
+    static let openAIClientAvailable = python3Imports("openai")
 
     @Test(.enabled(if: openAIClientAvailable, "needs python3 with the openai package (pip install openai)"))
     func officialOpenAIClientStreamsFromTheServer() async throws {
         try await withKJV { server in
             let port = server.port
-            let (status, output) = try await onThread { () -> (Int32, String) in
-                let script = Process()
-                script.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                script.arguments = ["python3", SharedFixtures.repositoryRoot.appendingPathComponent("scripts/openai-client-check.py").path,
-                                    "--base-url", "http://127.0.0.1:\(port)/v1", "--model", "kjv-llama-4m"]
-                let pipe = Pipe()
-                script.standardOutput = pipe
-                script.standardError = pipe
-                try script.run()
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                script.waitUntilExit()
-                return (script.terminationStatus, String(decoding: data, as: UTF8.self))
+            let (status, output) = try await onThread {
+                try runScript("/usr/bin/env", ["python3", repositoryScript("openai-client-check.py"),
+                                               "--base-url", "http://127.0.0.1:\(port)/v1", "--model", "kjv-llama-4m"])
             }
             #expect(status == 0, "\(output)")
         }

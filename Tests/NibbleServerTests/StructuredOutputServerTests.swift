@@ -211,31 +211,13 @@ struct StructuredOutputServerTests {
 
 /// `scripts/check-json-outputs.py`: the jsonschema library's verdict on generated outputs.
 enum JSONSchemaScript {
-    static let available: Bool = {
-        let python = Process()
-        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        python.arguments = ["python3", "-c", "import jsonschema"]
-        python.standardOutput = FileHandle.nullDevice
-        python.standardError = FileHandle.nullDevice
-        guard (try? python.run()) != nil else { return false }
-        python.waitUntilExit()
-        return python.terminationStatus == 0
-    }()
+    static let available = python3Imports("jsonschema")
 
     /// Runs the script over `[{"schema", "output"}]`; its exit status and report.
     static func check(_ cases: [[String: Any]]) throws -> (Int32, String) {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("nibble-json-outputs-\(UUID().uuidString).json")
         try JSONSerialization.data(withJSONObject: cases).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let script = Process()
-        script.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        script.arguments = ["python3", SharedFixtures.repositoryRoot.appendingPathComponent("scripts/check-json-outputs.py").path, file.path]
-        let pipe = Pipe()
-        script.standardOutput = pipe
-        script.standardError = pipe
-        try script.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        script.waitUntilExit()
-        return (script.terminationStatus, String(decoding: data, as: UTF8.self))
+        return try runScript("/usr/bin/env", ["python3", repositoryScript("check-json-outputs.py"), file.path])
     }
 }
