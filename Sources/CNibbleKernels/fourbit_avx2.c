@@ -221,6 +221,23 @@ AVX2 INLINE float dot32_f32(const nibble_4bit_weight *w, size_t begin, size_t en
     return hsum(acc);
 }
 
+/// Fast layout, float32 compute: the elements [begin, end) dequantized into dst in the permuted order, each
+/// decoded code multiplied by its block's absmax — the same single rounding as scaling the code table first,
+/// without rebuilding the byte planes for every block (the planes of the unscaled code are passed in).
+AVX2 INLINE void store32_f32(const nibble_4bit_weight *w, size_t begin, size_t end, float *dst, const __m256i plane[4]) {
+    scale_cursor cursor = scale_cursor_at(w, begin / w->blocksize);
+    size_t block_end = (begin / w->blocksize + 1) * w->blocksize;  // a row may start inside a block
+    for (size_t e = begin; e < end; block_end += w->blocksize) {
+        size_t stop = block_end < end ? block_end : end;
+        __m256 scale = _mm256_set1_ps(scale_cursor_next(w, &cursor));
+        for (; e < stop; e += 32) {
+            __m256 v[4];
+            decode32(w->packed + (e >> 1), plane, v);
+            for (int k = 0; k < 4; k++) _mm256_storeu_ps(dst + (e - begin) + 8 * k, _mm256_mul_ps(v[k], scale));
+        }
+    }
+}
+
 AVX2 void nibble_matmul_4bit_avx2(const nibble_4bit_weight *w, const float *x, size_t rows, size_t ldx,
                                   size_t o_begin, size_t o_end, float *y, size_t ldy) {
     size_t n = w->n;
@@ -245,11 +262,16 @@ AVX2 void nibble_matmul_4bit_avx2(const nibble_4bit_weight *w, const float *x, s
         return;
     }
     // Several input rows: decode a block of weight rows once (it stays in cache) and run the float kernel.
-    float *scratch = aligned_alloc(64, (NIBBLE_WEIGHT_BLOCK * (n ? n : 1) * sizeof(float) + 63) / 64 * 64);  // (block rows, n)
+    __m256i plane[4];  // the unscaled code, for float32 compute
+    byte_planes(_mm256_loadu_ps(w->code), _mm256_loadu_ps(w->code + 8), plane);
+    float *scratch = aligned_alloc(64, (NIBBLE_TILE_BLOCK * (n ? n : 1) * sizeof(float) + 63) / 64 * 64);  // (block rows, n)
     if (!scratch) abort();
-    for (size_t block = o_begin; block < o_end; block += NIBBLE_WEIGHT_BLOCK) {
-        size_t count = block + NIBBLE_WEIGHT_BLOCK < o_end ? NIBBLE_WEIGHT_BLOCK : o_end - block;
-        if (fast) {
+    for (size_t block = o_begin; block < o_end; block += NIBBLE_TILE_BLOCK) {
+        size_t count = block + NIBBLE_TILE_BLOCK < o_end ? NIBBLE_TILE_BLOCK : o_end - block;
+        if (fast && w->compute == NIBBLE_ROUND_F32) {
+            store32_f32(w, block * n, (block + count) * n, scratch, plane);
+            nibble_matmul_avx2(NIBBLE_WEIGHT_F32, xp, rows, n, scratch, n, 0, count, y + block, ldy);
+        } else if (fast) {
             span32(w, block * n, (block + count) * n, NULL, scratch, 1);
             nibble_matmul_avx2(NIBBLE_WEIGHT_F32, xp, rows, n, scratch, n, 0, count, y + block, ldy);
         } else {

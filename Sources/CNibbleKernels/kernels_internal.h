@@ -9,6 +9,10 @@
 /// rows) stays in L1/L2 while every input row passes over it, so weights stream from memory once per call.
 #define NIBBLE_WEIGHT_BLOCK 16
 
+/// Weight rows per cache block of the AVX2 float tiles (and of the 4-bit rows decoded for them): a multiple of
+/// the tile's three weight rows, so a block never ends in one-row tiles, which do a third of the work per load.
+#define NIBBLE_TILE_BLOCK 18
+
 /// The loop nest of every several-row kernel. Weight rows [o_begin, o_end) go in cache blocks of
 /// NIBBLE_WEIGHT_BLOCK, so weights stream from memory once per call while every input row passes over the
 /// block; inside a block, register tiles of R input rows × C weight rows, then leftover weight rows one at a

@@ -58,6 +58,44 @@ import Testing
         }
     }
 
+    /// 1–16 input rows over weights that span several cache blocks of 18 rows and end in partial tiles of one
+    /// and two weight rows: the in-place tiles (up to four rows), the widened scratch blocks (f16/bf16 above
+    /// four rows) and the shorter tiles for the last one to three rows.
+    @Test(arguments: [DenseFormat.f32, .f16, .bf16])
+    func upToSixteenRowsAcrossBlocks(format: DenseFormat) {
+        var rng = Seeded(seed: 17)
+        for (out, inp) in [(37, 40), (55, 23), (40, 64)] {
+            let (weight, widened) = Self.weight(format, out: out, inp: inp, rng: &rng)
+            for rows in 1...16 {
+                let x = KernelReferenceTests.random(rows * inp, &rng)
+                let expected = KernelReferenceTests.naiveMatmul(x, widened, rows: rows, out: out, inp: inp)
+                for path in Self.paths {
+                    let error = Self.maxError(Self.apply(weight, x, rows: rows, path: path), expected)
+                    #expect(error < 1e-5 * Float(inp).squareRoot() + 1e-6,
+                            "\(format) \(path) rows \(rows) out \(out) in \(inp): \(error)")
+                }
+            }
+        }
+    }
+
+    /// Each output row of a several-row product is the same bits whatever rows share the call: a row computed
+    /// alongside 1–15 others (in tiles of four, three, two or one) equals it computed in a batch of one tile
+    /// height less, so batching streams never changes one stream's numbers by its position in the batch.
+    @Test(arguments: [DenseFormat.f32, .f16, .bf16])
+    func rowResultsDoNotDependOnTheBatch(format: DenseFormat) {
+        var rng = Seeded(seed: 23)
+        let out = 41, inp = 72
+        let (weight, _) = Self.weight(format, out: out, inp: inp, rng: &rng)
+        let x = KernelReferenceTests.random(16 * inp, &rng)
+        for path in Self.paths {
+            let all = Self.apply(weight, x, rows: 16, path: path)
+            for rows in 2...15 {
+                let some = Self.apply(weight, Array(x[0..<(rows * inp)]), rows: rows, path: path)
+                #expect(some.map(\.bitPattern) == all[0..<(rows * out)].map(\.bitPattern), "\(format) \(path) rows \(rows)")
+            }
+        }
+    }
+
     /// Large enough to be split across threads and to span several cache blocks of weight rows.
     @Test(arguments: [(1, 1000, 515), (7, 301, 2048), (16, 130, 96)])
     func threadedShapes(shape: (Int, Int, Int)) {

@@ -274,7 +274,7 @@ import Testing
             let weight = FourBit(out: out, inp: inp, blocksize: blocksize, rng: &rng)
             for doubleQuant in [false, true] {
                 let dequantized = weight.dequantized(rounding, doubleQuant: doubleQuant)
-                for rows in [1, 2, 5, 9] {
+                for rows in [1, 2, 3, 5, 9, 16] {
                     let x = KernelReferenceTests.random(rows * inp, &rng)
                     let expected = KernelReferenceTests.naiveMatmul(x, dequantized, rows: rows, out: out, inp: inp)
                     for path in Self.paths {
