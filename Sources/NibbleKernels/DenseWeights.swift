@@ -113,7 +113,11 @@ public struct DenseWeight: LinearWeight, @unchecked Sendable {
         case .bf16: format = NIBBLE_WEIGHT_BF16
         }
         let implementation = path.implementation
-        return PreparedProduct(outFeatures: m, work: m * n * rows) { range in
+        // A large matrix (an output head, or any layer of a big model) streams from memory for milliseconds:
+        // finer chunks claimed as threads free up keep one descheduled thread from holding up the step.
+        // Results do not depend on the split (every output's sum runs in the same order in any tile).
+        let chunks = m * n >= 1 << 22 ? 4 : 1
+        return PreparedProduct(outFeatures: m, work: m * n * rows, chunksPerThread: chunks) { range in
             nibble_matmul(implementation, format, x, rows, n, base, n, range.lowerBound, range.upperBound, y, m)
         }
     }
