@@ -7,7 +7,12 @@
 // eight weights in the order 0 2 4 6 1 3 5 7, so the input rows are permuted the same way once per call and
 // the dot products see matching pairs. With one input row and float32 compute, the planes of the unscaled
 // code are built once per call and each block's partial sum is scaled instead (Σ absmax · Σ code · x): only
-// the rounding of the sum changes, and a block costs one multiply-add instead of a table rebuild.
+// the rounding of the sum changes, and a block costs one multiply-add instead of a table rebuild. Several input
+// rows with float32 compute decode the unscaled code the same way and multiply each weight by its absmax (the
+// one rounding a scaled table would give). With float16 or bfloat16 compute the per-block table needs only
+// two byte planes (the half's two bytes; the upper two bytes of a bfloat16-rounded float), which halves the
+// lookups and makes the table rebuild cheap: float16 weights are widened by the hardware in their own order
+// (`decode32_f16`, with its own input permutation), bfloat16 ones by unpacking with zeros.
 //
 // Other shapes: eight codes (four bytes) at a time, with one broadcast, two variable shifts (one brings each
 // nibble's low three bits to the bottom as a permute index, the other its high bit to the sign as a blend
