@@ -69,35 +69,37 @@ void nibble_round_f32(nibble_impl impl, nibble_round_format format, const float 
 }
 
 void nibble_matmul_i8(nibble_impl impl, const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n,
-                      size_t o_begin, size_t o_end, int32_t *y, size_t ldy) {
+                      size_t o_begin, size_t o_end, int32_t *y, size_t ldy, int b_symmetric) {
 #if defined(__x86_64__) || defined(__i386__)
     if (impl == NIBBLE_IMPL_AVX512) {
         nibble_matmul_i8_avx512(a, rows, lda, b, n, o_begin, o_end, NULL, NULL, 0, y, NULL, ldy);
         return;
     }
     if (impl >= NIBBLE_IMPL_AVX2) {
-        nibble_matmul_i8_avx2(a, rows, lda, b, n, o_begin, o_end, NULL, NULL, 0, y, NULL, ldy);
+        nibble_matmul_i8_avx2(a, rows, lda, b, n, o_begin, o_end, NULL, NULL, 0, y, NULL, ldy, b_symmetric);
         return;
     }
 #endif
     (void)impl;
+    (void)b_symmetric;
     nibble_matmul_i8_scalar(a, rows, lda, b, n, o_begin, o_end, NULL, NULL, 0, y, NULL, ldy);
 }
 
 void nibble_matmul_i8_scaled(nibble_impl impl, const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n,
                              size_t o_begin, size_t o_end, const float *row_scale, const float *col_scale, float k,
-                             float *y, size_t ldy) {
+                             float *y, size_t ldy, int b_symmetric) {
 #if defined(__x86_64__) || defined(__i386__)
     if (impl == NIBBLE_IMPL_AVX512) {
         nibble_matmul_i8_avx512(a, rows, lda, b, n, o_begin, o_end, row_scale, col_scale, k, NULL, y, ldy);
         return;
     }
     if (impl >= NIBBLE_IMPL_AVX2) {
-        nibble_matmul_i8_avx2(a, rows, lda, b, n, o_begin, o_end, row_scale, col_scale, k, NULL, y, ldy);
+        nibble_matmul_i8_avx2(a, rows, lda, b, n, o_begin, o_end, row_scale, col_scale, k, NULL, y, ldy, b_symmetric);
         return;
     }
 #endif
     (void)impl;
+    (void)b_symmetric;
     nibble_matmul_i8_scalar(a, rows, lda, b, n, o_begin, o_end, row_scale, col_scale, k, NULL, y, ldy);
 }
 

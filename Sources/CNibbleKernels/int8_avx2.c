@@ -1,6 +1,10 @@
-// AVX2 int8 matmul. Both operands are sign-extended to int16 and multiplied with vpmaddwd, which adds pairs
-// of products into int32 lanes: exact for every int8 input (unlike vpmaddubsw, which saturates at −128·−128·2),
-// so sums equal the portable kernel's bit for bit in any order.
+// AVX2 int8 matmul, two exact ways:
+// - any weight: both operands sign-extended to int16 and multiplied with vpmaddwd, which adds pairs of
+//   products into int32 lanes (16 products per instruction);
+// - a weight without −128 (every weight Nibble quantizes: codes are clamped to ±127): vpmaddubsw on |a| (unsigned)
+//   and b with a's sign, 32 products per instruction. A pair of products is at most 2·128·127 = 32512 < 32767,
+//   so the int16 pair sums never saturate; vpmaddwd by ones then widens them to int32.
+// Integer sums do not depend on order: both equal the portable kernel's bit for bit.
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <stdlib.h>
@@ -20,6 +24,62 @@ AVX2 INLINE uint32_t hsum_i32(__m256i v) {
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
     return (uint32_t)_mm_cvtsi128_si32(s);
+}
+
+/// Lane t of the result = the sum of v[t]'s eight lanes. Integer sums: any order gives the same bits.
+AVX2 INLINE __m256i hsum8_i32(const __m256i v[8]) {
+    __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    __m256i c = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    // a holds the partial sums of v[0..3] in each 128-bit half, c those of v[4..7].
+    return _mm256_add_epi32(_mm256_permute2x128_si256(a, c, 0x20), _mm256_permute2x128_si256(a, c, 0x31));
+}
+
+/// acc + Σ of 32 products |a|·(b with a's sign) = acc + Σ a·b, exact when b holds no −128 (see the top).
+AVX2 INLINE __m256i dot32(__m256i acc, __m256i abs_a, __m256i a, __m256i b) {
+    __m256i pairs = _mm256_maddubs_epi16(abs_a, _mm256_sign_epi8(b, a));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+/// `tile` for a weight without −128: 32 columns per step with vpmaddubsw.
+AVX2 INLINE void tile_u8(const int8_t *a, size_t lda, const int8_t *b, size_t n, const nibble_i8_sink *s, size_t r,
+                         size_t o, const int R, const int C) {
+    __m256i acc[8];  // acc[q * C + j]: input row r + q × weight row o + j
+    for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_si256();
+    const int8_t *ar = a + r * lda, *bo = b + o * n;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i bv[4];
+        for (int j = 0; j < C; j++) bv[j] = _mm256_loadu_si256((const __m256i *)(bo + j * n + i));
+        for (int q = 0; q < R; q++) {
+            __m256i av = _mm256_loadu_si256((const __m256i *)(ar + q * lda + i));
+            __m256i abs_a = _mm256_abs_epi8(av);
+            for (int j = 0; j < C; j++) acc[q * C + j] = dot32(acc[q * C + j], abs_a, av, bv[j]);
+        }
+    }
+    uint32_t sums[8];  // (R · C) ≤ 8 totals; the unused accumulators are zero
+    _mm256_storeu_si256((__m256i *)sums, hsum8_i32(acc));
+    for (int q = 0; q < R; q++)
+        for (int j = 0; j < C; j++)
+            nibble_i8_put(s, r + q, o + j, sums[q * C + j] + nibble_i8_tail_dot(ar + q * lda, bo + j * n, i, n));
+}
+
+/// `row1` for a weight without −128: `abs_a` is |a| computed once per call.
+AVX2 INLINE void row1_u8(const int8_t *a, const int8_t *abs_a, const int8_t *b, size_t n, size_t o,
+                         const nibble_i8_sink *s) {
+    const int8_t *bo = b + o * n;
+    __m256i p0 = _mm256_setzero_si256(), p1 = p0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        _mm_prefetch((const char *)(bo + i) + NIBBLE_PREFETCH_BYTES, _MM_HINT_T0);
+        p0 = dot32(p0, _mm256_loadu_si256((const __m256i *)(abs_a + i)), _mm256_loadu_si256((const __m256i *)(a + i)),
+                   _mm256_loadu_si256((const __m256i *)(bo + i)));
+        p1 = dot32(p1, _mm256_loadu_si256((const __m256i *)(abs_a + i + 32)),
+                   _mm256_loadu_si256((const __m256i *)(a + i + 32)), _mm256_loadu_si256((const __m256i *)(bo + i + 32)));
+    }
+    for (; i + 32 <= n; i += 32)
+        p0 = dot32(p0, _mm256_loadu_si256((const __m256i *)(abs_a + i)), _mm256_loadu_si256((const __m256i *)(a + i)),
+                   _mm256_loadu_si256((const __m256i *)(bo + i)));
+    nibble_i8_put(s, 0, o, hsum_i32(_mm256_add_epi32(p0, p1)) + nibble_i8_tail_dot(a, bo, i, n));
 }
 
 /// Register tile: R input rows (from row r) × C weight rows (from row o), R·C accumulators over the row.
@@ -64,8 +124,25 @@ AVX2 INLINE void row1(const int16_t *xw, const int8_t *b, size_t n, size_t o, co
 
 AVX2 void nibble_matmul_i8_avx2(const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n, size_t o_begin,
                                 size_t o_end, const float *row_scale, const float *col_scale, float k, int32_t *yi,
-                                float *yf, size_t ldy) {
+                                float *yf, size_t ldy, int b_symmetric) {
     const nibble_i8_sink s = {row_scale, col_scale, k, yi, yf, ldy};
+    if (b_symmetric && rows == 1) {
+        int8_t stack[4096];
+        int8_t *abs_a = n <= 4096 ? stack : malloc(n);  // (n) |a|, as unsigned bytes (|−128| = 128)
+        if (!abs_a) abort();
+        size_t i = 0;
+        for (; i + 32 <= n; i += 32)
+            _mm256_storeu_si256((__m256i *)(abs_a + i), _mm256_abs_epi8(_mm256_loadu_si256((const __m256i *)(a + i))));
+        for (; i < n; i++) abs_a[i] = (int8_t)(a[i] < 0 ? -a[i] : a[i]);
+        for (size_t o = o_begin; o < o_end; o++) row1_u8(a, abs_a, b, n, o, &s);
+        if (abs_a != stack) free(abs_a);
+        return;
+    }
+    if (b_symmetric) {
+        // 4 × 2: eight accumulators, two weight vectors, the input, its absolute value and a temporary.
+        NIBBLE_FOR_EACH_TILE(rows, o_begin, o_end, 4, 2, tile_u8, a, lda, b, n, &s)
+        return;
+    }
     if (rows == 1) {
         int16_t stack[4096];
         int16_t *xw = n <= 4096 ? stack : malloc(n * sizeof(int16_t));  // (n) the input row as int16

@@ -243,9 +243,10 @@ void nibble_matmul_avx512(nibble_weight_format format, const float *x, size_t ro
 float nibble_dot_f32_avx2(const float *a, const float *b, size_t n);
 void nibble_axpy_f32_avx2(float *y, float alpha, const float *x, size_t n);
 void nibble_f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n);
+/// `b_symmetric`: b holds no −128, which allows the faster exact u8×s8 product (see int8_avx2.c).
 void nibble_matmul_i8_avx2(const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n, size_t o_begin,
                            size_t o_end, const float *row_scale, const float *col_scale, float k, int32_t *yi,
-                           float *yf, size_t ldy);
+                           float *yf, size_t ldy, int b_symmetric);
 void nibble_matmul_4bit_avx2(const nibble_4bit_weight *w, const float *x, size_t rows, size_t ldx, size_t o_begin,
                              size_t o_end, float *y, size_t ldy);
 /// Whether `nibble_matmul_4bit_avx512` takes this weight's layout (otherwise the AVX2 kernel runs).

@@ -10,11 +10,15 @@ public struct Int8Weight: LinearWeight, Sendable {
     public let scb: [Float]
     /// Input columns with any |x| ≥ threshold go through the fp path; 0 disables the decomposition.
     public let threshold: Float
+    /// No code is −128 (always so when quantized here; checked for stored codes), which lets the int8 product
+    /// use the faster exact kernel.
+    public let isSymmetric: Bool
 
     public init(outFeatures: Int, inFeatures: Int, cb: [Int8], scb: [Float], threshold: Float = 6.0) {
         precondition(cb.count == outFeatures * inFeatures && scb.count == outFeatures, "CB/SCB shapes")
         self.outFeatures = outFeatures; self.inFeatures = inFeatures; self.cb = cb; self.scb = scb
         self.threshold = threshold
+        isSymmetric = cb.withUnsafeBufferPointer { Int8Kernels.isSymmetric($0) }
     }
 
     /// Quantizes a float weight `(out, in)`.
@@ -112,7 +116,8 @@ public struct Int8Weight: LinearWeight, Sendable {
     }
 
     /// `prepareProduct` on a chosen kernel path: the input is rounded to fp16, its outlier columns found and its
-    /// rows quantized once; every range then runs the int8 kernel and adds the outlier columns of its outputs.
+    /// rows quantized once (in C, into one allocation); every range then runs the int8 kernel and adds the
+    /// outlier columns of its outputs.
     public func prepareProduct(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>,
                                path: KernelPath) -> PreparedProduct {
         let n = inFeatures, m = outFeatures, count = rows * n
@@ -122,54 +127,29 @@ public struct Int8Weight: LinearWeight, Sendable {
                 for r in 0..<rows { (y + r * m + range.lowerBound).initialize(repeating: 0, count: range.count) }
             }
         }
-        let xh = UnsafeMutablePointer<Float>.allocate(capacity: count)  // (rows, in) input rounded to fp16
-        FloatRounding.f16.round(x, into: xh, count: count, path: path)
-        let threshold = self.threshold
-        var cols: [Int] = []  // ascending outlier column indices
-        if threshold > 0 {
-            var outlier = [Bool](repeating: false, count: n)  // (in)
-            for r in 0..<rows {
-                let xr = xh + r * n
-                for c in 0..<n where abs(xr[c]) >= threshold { outlier[c] = true }
-            }
-            cols = (0..<n).filter { outlier[$0] }
-        }
-        // Row-wise quantization of the input with outlier entries zeroed, as `Int8Quantizer.quantizeRows` does.
-        let ca = UnsafeMutablePointer<Int8>.allocate(capacity: count)  // (rows, in)
-        let sca = UnsafeMutablePointer<Float>.allocate(capacity: rows)  // (rows)
-        Int8Kernels.quantizeRows(xh, rows: rows, cols: n, threshold: threshold, into: ca, absmax: sca, path: path)
-        if rows > 1 { for r in 0..<rows { for c in cols { ca[r * n + c] = 0 } } }
-        // Outlier weight columns CB·SCB/127 in f32. (cols, out)
-        var outlierWeights = [Float](repeating: 0, count: cols.count * m)
-        for (k, c) in cols.enumerated() {
-            for o in 0..<m { outlierWeights[k * m + o] = (Float(cb[o * n + c]) * scb[o]) * (1 / Float(127)) }
-        }
-        let k = Int8Quantizer.mmDequantScale
+        // One block for the prepared input: xh (rows, in) f32, sca (rows) f32, cols (in) int32, ca (rows, in) int8.
+        let floats = count + rows, bytes = (floats + n) * 4 + count
+        let block = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        let xh = block.bindMemory(to: Float.self, capacity: floats)  // (rows, in) input rounded to fp16
+        let sca = xh + count  // (rows) activation row absmax
+        let cols = (block + floats * 4).bindMemory(to: Int32.self, capacity: n)  // (in) outlier columns, ascending
+        let ca = (block + (floats + n) * 4).bindMemory(to: Int8.self, capacity: count)  // (rows, in) quantized input
+        let outliers = Int8Kernels.prepareInput(x, rows: rows, cols: n, threshold: threshold, rounded: xh, quantized: ca,
+                                                absmax: sca, outlierColumns: cols, path: path)
+        let k = Int8Quantizer.mmDequantScale, symmetric = isSymmetric
         let codes = cb, scales = scb  // held by the closure, which outlives this call
-        let outlierColumns = cols, columnWeights = outlierWeights
         return PreparedProduct(outFeatures: m, work: rows * m * n, chunksPerThread: 4, run: { range in
             codes.withUnsafeBufferPointer { bp in
                 scales.withUnsafeBufferPointer { sp in
                     Int8Kernels.matmulDequantized(a: ca, b: bp.baseAddress!, rows: rows, out: m, inner: n, rowScale: sca,
-                                                  colScale: sp.baseAddress!, k: k, outputs: range, into: y, path: path)
-                }
-            }
-            guard !outlierColumns.isEmpty else { return }
-            columnWeights.withUnsafeBufferPointer { wp in
-                // Summed from zero in column order, then added, exactly as `forward` does.
-                for r in 0..<rows {
-                    let xr = xh + r * n
-                    for o in range {
-                        var acc: Float = 0
-                        for (j, c) in outlierColumns.enumerated() { acc += xr[c] * wp[j * m + o] }
-                        y[r * m + o] += acc
-                    }
+                                                  colScale: sp.baseAddress!, k: k, outputs: range, into: y,
+                                                  weightSymmetric: symmetric, path: path)
+                    Int8Kernels.addOutlierColumns(xh, rows: rows, inner: n, columns: cols, count: outliers,
+                                                  cb: bp.baseAddress!, scb: sp.baseAddress!, out: m, outputs: range, into: y)
                 }
             }
         }, cleanup: {
-            xh.deallocate()
-            ca.deallocate()
-            sca.deallocate()
+            block.deallocate()
         })
     }
 }

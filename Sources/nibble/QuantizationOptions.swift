@@ -10,7 +10,7 @@ struct QuantizationOptions: ParsableArguments {
     @Option(name: .customLong("llm-int8-threshold"), help: "Outlier threshold for LLM.int8() (default 6.0; 0 = none).")
     var llmInt8Threshold: Float?
 
-    @Option(name: .customLong("llm-int8-skip-modules"), help: "Comma-separated modules kept unquantized (default: lm_head).")
+    @Option(name: .customLong("llm-int8-skip-modules"), help: "Comma-separated modules kept unquantized (default: lm_head; \"\" quantizes every linear module, the output head included).")
     var llmInt8SkipModules: String?
 
     @Flag(name: .customLong("llm-int8-enable-fp32-cpu-offload"), help: "Keep offloaded modules in fp32.")
@@ -45,7 +45,9 @@ struct QuantizationOptions: ParsableArguments {
         if loadIn4bit { object["load_in_4bit"] = true }
         if let llmInt8Threshold { object["llm_int8_threshold"] = Double(llmInt8Threshold) }
         if let llmInt8SkipModules {
-            object["llm_int8_skip_modules"] = llmInt8SkipModules.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            // "" is the empty list (nothing skipped, the head quantized too), not a module named "".
+            object["llm_int8_skip_modules"] = llmInt8SkipModules.split(separator: ",")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
         if llmInt8EnableFP32CPUOffload { object["llm_int8_enable_fp32_cpu_offload"] = true }
         if let bnb4bitQuantType { object["bnb_4bit_quant_type"] = bnb4bitQuantType }

@@ -56,6 +56,20 @@ import Testing
         }
     }
 
+    /// `--llm-int8-skip-modules ""` is the empty list: the tied head of qwen2-tiny (vocab 49152, hidden 64) becomes
+    /// an int8 copy of the embedding (CB + one f32 SCB per row); the default list keeps it as the embedding.
+    @Test func emptySkipListQuantizesTheTiedHead() throws {
+        func moduleBytes(_ extra: [String]) throws -> [String: Int] {
+            let run = try CommandRunner.nibble(["inspect", "--model", SharedFixtures.model("qwen2-tiny").path,
+                                                "--load-in-8bit", "--json"] + extra)
+            #expect(run.status == 0, "\(run.stderr)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+            return try #require(object["bytes_by_module_kind"] as? [String: Int])
+        }
+        #expect(try moduleBytes([])["lm_head"] == nil)
+        #expect(try moduleBytes(["--llm-int8-skip-modules", ""])["lm_head"] == 49152 * 64 + 49152 * 4)
+    }
+
     @Test func badInvocationsAreClearErrors() throws {
         let out = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: out) }

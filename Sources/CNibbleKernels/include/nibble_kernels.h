@@ -80,9 +80,11 @@ void nibble_round_f32(nibble_impl impl, nibble_round_format format, const float 
 /// - a: activations `(rows, lda)` int8, the first `n` columns used.
 /// - b: weights `(out, n)` int8 row-major.
 /// - y: output `(rows, ldy)` int32.
+/// - b_symmetric: nonzero only when b holds no −128 (as every weight quantized to ±127 does); it lets the
+///   AVX2 path multiply 32 bytes per instruction. With a −128 in b it must be 0.
 /// Products are summed exactly (wrapping on overflow), so every path gives the same bits.
 void nibble_matmul_i8(nibble_impl impl, const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n,
-                      size_t o_begin, size_t o_end, int32_t *y, size_t ldy);
+                      size_t o_begin, size_t o_end, int32_t *y, size_t ldy, int b_symmetric);
 
 /// `nibble_matmul_i8` followed by the LLM.int8() dequantization of each sum, without an int32 buffer:
 /// y[r * ldy + o] = ((float)sum · (row_scale[r] · col_scale[o])) · k.
@@ -90,7 +92,7 @@ void nibble_matmul_i8(nibble_impl impl, const int8_t *a, size_t rows, size_t lda
 /// - row_scale: `(rows)` activation absmax; col_scale: `(out)` weight absmax; y: `(rows, ldy)` float32.
 void nibble_matmul_i8_scaled(nibble_impl impl, const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n,
                              size_t o_begin, size_t o_end, const float *row_scale, const float *col_scale, float k,
-                             float *y, size_t ldy);
+                             float *y, size_t ldy, int b_symmetric);
 
 /// LLM.int8() row-wise quantization of activations x `(rows, n)` (already rounded to fp16):
 /// entries with |v| ≥ threshold (when threshold > 0) count as 0; absmax[r] = max |v| of row r's other entries;
@@ -98,6 +100,21 @@ void nibble_matmul_i8_scaled(nibble_impl impl, const int8_t *a, size_t rows, siz
 /// zeroed here. q: `(rows, n)` int8; absmax: `(rows)`.
 void nibble_quantize_i8_rows(nibble_impl impl, const float *x, size_t rows, size_t n, float threshold, int8_t *q,
                              float *absmax);
+
+/// Prepares the input x `(rows, n)` of one LLM.int8() product, as bitsandbytes does before its int8 matmul:
+/// xh = x rounded to fp16; the outlier columns (any |xh| ≥ threshold, threshold > 0) go ascending to `cols`;
+/// q and absmax as `nibble_quantize_i8_rows` gives them from xh, with the outlier columns of q zeroed when
+/// rows > 1. Returns the number of outlier columns.
+/// - xh: `(rows, n)` float32; q: `(rows, n)` int8; absmax: `(rows)`; cols: `(n)` scratch, then the columns.
+size_t nibble_i8_prepare(nibble_impl impl, const float *x, size_t rows, size_t n, float threshold, float *xh,
+                         int8_t *q, float *absmax, int32_t *cols);
+
+/// Adds the outlier columns' floating-point product to y for outputs [o_begin, o_end):
+/// y[r · ldy + o] += Σ_j xh[r · n + cols[j]] · ((cb[o · n + cols[j]] · scb[o]) · (1/127)), the sum taken from
+/// zero in column order with every product and sum rounded on its own.
+/// - xh: `(rows, n)`; cols: `(count)`; cb: `(out, n)` int8 weight; scb: `(out)` its row absmax.
+void nibble_i8_add_outliers(const float *xh, size_t rows, size_t n, const int32_t *cols, size_t count,
+                            const int8_t *cb, const float *scb, size_t o_begin, size_t o_end, float *y, size_t ldy);
 
 /// A blockwise 4-bit weight `(out, n)` as bitsandbytes stores it: the matrix flattened row-major, two codes
 /// per byte (first element in the high nibble), one absmax per `blocksize` consecutive elements.

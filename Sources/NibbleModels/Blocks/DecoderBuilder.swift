@@ -55,7 +55,7 @@ struct DecoderBuilder {
         if !a.tiedEmbeddings || weights.archive.contains(names.lmHead + ".weight") {
             lmHead = try weights.linear(names.lmHead, outFeatures: a.vocabSize, inFeatures: hidden, hasBias: false, memory: &memory)
         } else {
-            lmHead = Linear(weight: embeddings)
+            lmHead = weights.tiedOutputHead(embeddings, name: names.lmHead, memory: &memory)
         }
         progress(1)
         return DecoderModel(architecture: a, embeddings: embeddings, layers: layers, finalNorm: finalNorm, lmHead: lmHead)
