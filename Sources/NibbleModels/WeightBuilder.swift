@@ -160,7 +160,14 @@ extension WeightBuilder {
                 return total + estimatedBytes(name: name, shape: layout.shape, byteCount: layout.byteCount)
             }
         }
-        var modules = [ModuleFootprint(name: layout.embeddings, bytes: bytes(layout.embeddings))]
+        var embeddingBytes = bytes(layout.embeddings)
+        // A head tied to the embedding that the plan quantizes is a copy loaded beside the embedding.
+        let embeddingWeight = layout.embeddings + ".weight"
+        if !archive.contains(layout.lmHead + ".weight"), let embedding = archive.layout(of: embeddingWeight) {
+            let head = estimatedBytes(name: layout.lmHead + ".weight", shape: embedding.shape, byteCount: 0)
+            embeddingBytes += head
+        }
+        var modules = [ModuleFootprint(name: layout.embeddings, bytes: embeddingBytes)]
         for i in 0..<layerCount {
             modules.append(ModuleFootprint(name: layout.layer(i), bytes: bytes(layout.layer(i)), isLayer: true))
         }

@@ -75,4 +75,21 @@ import Testing
             #expect(q.indices.max { q[$0] < q[$1] } == p.indices.max { p[$0] < p[$1] })
         }
     }
+
+    /// Placement plans with the copy: the embedding's footprint grows by the quantized head's bytes, so a memory
+    /// budget counts what is really loaded.
+    @Test func placementCountsTheQuantizedHeadCopy() throws {
+        func load(_ json: String) throws -> LoadedModel {
+            var options = LoadOptions()
+            options.quantizationConfigJSON = Data(json.utf8)
+            return try ModelLoader.load(directory: FamilyFixture.qwen2.directory, options: options)
+        }
+        func embeddingBytes(_ loaded: LoadedModel) throws -> Int {
+            try #require(loaded.placement.assignments.first { $0.module == "model.embed_tokens" }).bytes
+        }
+        let plain = try load(#"{"load_in_8bit": true}"#)
+        let quantized = try load(#"{"load_in_8bit": true, "llm_int8_skip_modules": []}"#)
+        let head = try #require((quantized.model as? DecoderModel)?.lmHead.weight as? Int8Weight)
+        #expect(try embeddingBytes(quantized) == (try embeddingBytes(plain)) + head.storageBytes)
+    }
 }
