@@ -293,13 +293,16 @@ AVX2 static void scores_avx2(const tile_scratch *t, size_t head_dim, const float
     }
 }
 
-AVX2 static void softmax_avx2(const tile_scratch *t, size_t n, int32_t position) {
+/// Masks (when `masked`: some lane does not see every position of the block), folds the block's maxima into
+/// the running ones and turns scores into weights; sets c and l.
+AVX2 static void softmax_avx2(const tile_scratch *t, size_t n, int32_t position, int masked) {
     const __m256 minus_inf = _mm256_set1_ps(-INFINITY);
     for (size_t v = 0; v < t->lp; v += 8) {
         const __m256i first = _mm256_load_si256((const __m256i *)(t->first + v));
         const __m256i end = _mm256_load_si256((const __m256i *)(t->end + v));
         __m256 block_max = minus_inf;
-        for (size_t p = 0; p < n; p++) {
+        for (size_t p = 0; p < n && !masked; p++) block_max = _mm256_max_ps(block_max, _mm256_load_ps(t->s + p * t->lp + v));
+        for (size_t p = 0; p < n && masked; p++) {
             __m256i at = _mm256_set1_epi32(position + (int32_t)p);
             __m256i hidden = _mm256_or_si256(_mm256_cmpgt_epi32(first, at), _mm256_cmpgt_epi32(_mm256_add_epi32(at, _mm256_set1_epi32(1)), end));
             __m256 score = _mm256_blendv_ps(_mm256_load_ps(t->s + p * t->lp + v), minus_inf, _mm256_castsi256_ps(hidden));
@@ -424,7 +427,7 @@ AVX2 INLINE float hmax8(__m256 v) {
 /// softmax_avx2 for the scores of a whole block laid out few_scores(block, lane)[slot] (slot 0 at `position`);
 /// weights are summed in position order from the first slot any lane sees (`s0`), as the lane layout sums them.
 AVX2 static void softmax_few_avx2(const tile_scratch *t, size_t block, size_t lanes, int32_t position, size_t s0,
-                                  size_t n) {
+                                  size_t n, int masked) {
     const __m256 minus_inf = _mm256_set1_ps(-INFINITY);
     const __m256i slots_lo = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i at_lo = _mm256_add_epi32(_mm256_set1_epi32(position), slots_lo);
@@ -437,12 +440,15 @@ AVX2 static void softmax_few_avx2(const tile_scratch *t, size_t block, size_t la
         }
         const __m256i first = _mm256_set1_epi32(t->first[lane]), end = _mm256_set1_epi32(t->end[lane]);
         float *row = few_scores(t, block, lane);
-        __m256i hidden_lo = _mm256_or_si256(_mm256_cmpgt_epi32(first, at_lo), _mm256_cmpgt_epi32(_mm256_add_epi32(at_lo, _mm256_set1_epi32(1)), end));
-        __m256i hidden_hi = _mm256_or_si256(_mm256_cmpgt_epi32(first, at_hi), _mm256_cmpgt_epi32(_mm256_add_epi32(at_hi, _mm256_set1_epi32(1)), end));
-        __m256 lo = _mm256_blendv_ps(_mm256_load_ps(row), minus_inf, _mm256_castsi256_ps(hidden_lo));
-        __m256 hi = _mm256_blendv_ps(_mm256_load_ps(row + 8), minus_inf, _mm256_castsi256_ps(hidden_hi));
-        _mm256_store_ps(row, lo);
-        _mm256_store_ps(row + 8, hi);
+        __m256 lo = _mm256_load_ps(row), hi = _mm256_load_ps(row + 8);
+        if (masked) {
+            __m256i hidden_lo = _mm256_or_si256(_mm256_cmpgt_epi32(first, at_lo), _mm256_cmpgt_epi32(_mm256_add_epi32(at_lo, _mm256_set1_epi32(1)), end));
+            __m256i hidden_hi = _mm256_or_si256(_mm256_cmpgt_epi32(first, at_hi), _mm256_cmpgt_epi32(_mm256_add_epi32(at_hi, _mm256_set1_epi32(1)), end));
+            lo = _mm256_blendv_ps(lo, minus_inf, _mm256_castsi256_ps(hidden_lo));
+            hi = _mm256_blendv_ps(hi, minus_inf, _mm256_castsi256_ps(hidden_hi));
+            _mm256_store_ps(row, lo);
+            _mm256_store_ps(row + 8, hi);
+        }
         block_max[lane] = hmax8(_mm256_max_ps(lo, hi));
     }
     __m256 old = _mm256_load_ps(t->m);
@@ -550,7 +556,9 @@ AVX2 static void attend_few_avx2(tile_scratch *t, const nibble_paged_kv *kv, siz
             const size_t b = b0 + i;
             const size_t s0 = (low > b * bs ? low : b * bs) - b * bs;
             const size_t n = (high < (b + 1) * bs ? high : (b + 1) * bs) - b * bs - s0;
-            softmax_few_avx2(t, i, lanes, (int32_t)(b * bs), s0, n);
+            // Only blocks some lane does not wholly see need masking (a history's first and last ones).
+            const int masked = b * bs < (size_t)t->first[lanes - 1] || (b + 1) * bs > (size_t)t->end[0];
+            softmax_few_avx2(t, i, lanes, (int32_t)(b * bs), s0, n, masked);
             // Values only over the slots some lane sees.
             const char *values = kv->storage + (size_t)kv->blocks[b] * kv->block_bytes + value_head + s0 * kv->slot_bytes;
             accumulate_avx2(t, few_scores(t, i, 0) + s0, 1, FEW_BLOCK, lanes, head_dim, kv->format, values, v_stride, n);
@@ -573,14 +581,17 @@ void nibble_attend_tile(nibble_impl impl, const nibble_paged_kv *kv, size_t kv_h
     (void)impl;
 #endif
     for (size_t lane = 0; lane < t.lp; lane++) {
-        size_t r = lane / heads, end = position + r + 1;
+        size_t end = position + lane / heads + 1;
         t.first[lane] = lane < lanes ? (int32_t)(window && end > window ? end - window : 0) : 0;
         t.end[lane] = lane < lanes ? (int32_t)end : 0;
         t.m[lane] = -INFINITY;
         t.l[lane] = 0;
-        for (size_t d = 0; d < head_dim; d++)
-            t.qt[d * t.lp + lane] = lane < lanes ? q[r * q_stride + (lane % heads) * head_dim + d] : 0;
     }
+    for (size_t r = 0, lane = 0; r < rows; r++)
+        for (size_t h = 0; h < heads; h++, lane++)
+            for (size_t d = 0; d < head_dim; d++) t.qt[d * t.lp + lane] = q[r * q_stride + h * head_dim + d];
+    for (size_t lane = lanes; lane < t.lp; lane++)
+        for (size_t d = 0; d < head_dim; d++) t.qt[d * t.lp + lane] = 0;
     memset(t.o, 0, lanes * head_dim * sizeof(float));
     const size_t low = (size_t)t.first[0], high = position + rows;
     const nibble_weight_format format = kv->format;
@@ -621,7 +632,9 @@ void nibble_attend_tile(nibble_impl impl, const nibble_paged_kv *kv, size_t kv_h
 #if defined(__x86_64__) || defined(__i386__)
         if (avx2) {
             scores_avx2(&t, head_dim, kt + s0, bs, n, scale);
-            softmax_avx2(&t, n, (int32_t)(b * bs + s0));
+            // Only blocks some lane does not wholly see need masking (the diagonal, a window's first).
+            const int masked = b * bs + s0 < (size_t)t.first[lanes - 1] || b * bs + s0 + n > (size_t)t.end[0];
+            softmax_avx2(&t, n, (int32_t)(b * bs + s0), masked);
             accumulate_avx2(&t, t.s, t.lp, 1, lanes, head_dim, NIBBLE_WEIGHT_F32, v, v_stride, n);
             continue;
         }
