@@ -579,6 +579,7 @@ void nibble_attend_tile(nibble_impl impl, const nibble_paged_kv *kv, size_t kv_h
 #else
     const int avx2 = 0;
     (void)impl;
+    (void)avx2;
 #endif
     for (size_t lane = 0; lane < t.lp; lane++) {
         size_t end = position + lane / heads + 1;
