@@ -72,11 +72,14 @@ public final class KVCache {
         let reserved = reserve(rows)
         precondition(reserved, "KV cache overflow")
         let place = pool.layout(layer: layer)
-        for i in 0..<rows {
+        var i = 0
+        while i < rows {  // one run of positions per block
             let position = count + i
             let block = blocks[position / KVBlockPool.blockSize], slot = position % KVBlockPool.blockSize
-            place.write(newKeys + i * kvDim, to: place.key(block: block, slot: slot))
-            place.write(newValues + i * kvDim, to: place.value(block: block, slot: slot))
+            let run = min(rows - i, KVBlockPool.blockSize - slot)
+            place.storeKeys(newKeys + i * kvDim, count: run, block: block, slot: slot)
+            place.storeValues(newValues + i * kvDim, count: run, block: block, slot: slot)
+            i += run
         }
     }
 
@@ -165,9 +168,8 @@ public final class KVCache {
             guard let copy = pool.take() else { preconditionFailure("KV pool exhausted") }
             for layer in 0..<layerCount {
                 let place = pool.layout(layer: layer)
-                let bytes = KVBlockPool.blockSize * kvDim * pool.dtype.byteWidth
-                place.key(block: copy, slot: 0).copyMemory(from: place.key(block: last, slot: 0), byteCount: bytes)
-                place.value(block: copy, slot: 0).copyMemory(from: place.value(block: last, slot: 0), byteCount: bytes)
+                place.keys(block: copy).copyMemory(from: place.keys(block: last), byteCount: place.halfBlockBytes)
+                place.values(block: copy).copyMemory(from: place.values(block: last), byteCount: place.halfBlockBytes)
             }
             pool.release(last)
             blocks[blocks.count - 1] = copy

@@ -154,8 +154,9 @@ void nibble_matmul_4bit(nibble_impl impl, const nibble_4bit_weight *w, const flo
                         size_t o_begin, size_t o_end, float *y, size_t ldy);
 
 /// Where one layer's keys and values are in a paged cache: block `b` of the table starts at
-/// `storage + blocks[b] · block_bytes`; its keys at `key_offset`, its values at `value_offset`, one position
-/// every `slot_bytes`, elements in `format`.
+/// `storage + blocks[b] · block_bytes`. Its keys are at `key_offset`, transposed: `(kv_dim, block_size)`, element
+/// j of slot s at `j · block_size + s`, so one element of every position is one vector. Its values are at
+/// `value_offset`, `(block_size, kv_dim)`, one position every `slot_bytes`. Elements in `format`.
 typedef struct {
     const char *storage;
     size_t block_bytes;
@@ -168,11 +169,26 @@ typedef struct {
     nibble_weight_format format;
 } nibble_paged_kv;
 
-/// Softmax attention of one query head `q (head_dim)` over positions [first, end) of a paged cache, into
-/// `out (head_dim)`: out = Σ_p softmax(scale · q·k_p) v_p, keys and values read at `head_offset` bytes into each
-/// position. `scores` is scratch of `block_size` floats.
-void nibble_attend_head(nibble_impl impl, const nibble_paged_kv *kv, size_t head_offset, const float *q,
-                        size_t head_dim, float scale, size_t first, size_t end, float *scores, float *out);
+/// Softmax attention of a tile of queries over a paged cache: `rows` consecutive query rows at absolute
+/// positions [position, position + rows) × `heads` query heads that share KV head `kv_head` (elements
+/// [kv_head · head_dim, + head_dim) of each position). Query (r, h) is `q[r · q_stride + h · head_dim ..< +
+/// head_dim]` and sees positions [max(0, end − window), end) with end = position + r + 1 (window 0: all of
+/// them); its output, out = Σ_p softmax(scale · q·k_p) v_p, goes to `out[r · out_stride + h · head_dim ..< +
+/// head_dim]`.
+///
+/// Keys and values are read once per tile for all its queries. Each query's result is the same, to the bit,
+/// whatever tile it is computed in. `scratch` holds `nibble_attend_scratch_floats(rows · heads, head_dim,
+/// block_size)` floats, 32-byte aligned.
+void nibble_attend_tile(nibble_impl impl, const nibble_paged_kv *kv, size_t kv_head, const float *q,
+                        size_t q_stride, size_t rows, size_t heads, size_t head_dim, float scale, size_t position,
+                        size_t window, float *scratch, float *out, size_t out_stride);
+
+/// Floats of scratch `nibble_attend_tile` needs for `lanes` (rows × heads) queries.
+size_t nibble_attend_scratch_floats(size_t lanes, size_t head_dim, size_t block_size);
+
+/// y[i] = e^x[i] for `n` float32 values: within 1 ulp of a correctly rounded exp over the whole float range
+/// (0 below −103.97, +inf above 88.72, NaN kept), exactly 1 at 0. Attention's softmax uses it.
+void nibble_exp_f32(nibble_impl impl, const float *x, float *y, size_t n);
 
 /// One unit of a parallel job: `task` is in [0, tasks).
 typedef void (*nibble_task_fn)(void *context, size_t task);

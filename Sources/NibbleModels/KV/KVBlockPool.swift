@@ -19,7 +19,8 @@ public final class KVBlockPool {
     /// Bytes of one block (keys and values of every layer).
     public let blockBytes: Int
 
-    /// `(blockCount, layerCount, 2, blockSize, kvDim)` elements of `dtype`: per block and layer, keys then values.
+    /// Per block and layer, keys `(kvDim, blockSize)` (transposed, see `PagedKVLayer`) then values
+    /// `(blockSize, kvDim)`, elements of `dtype`.
     let storage: UnsafeMutableRawPointer
     // Per-block bookkeeping grows as blocks are first used (`touched` of them), so a large budget costs no
     // memory until sequences fill it.
