@@ -14,19 +14,6 @@ import Testing
         return b
     }
 
-    static func int32(_ a: [Int8], _ b: [Int8], rows: Int, out: Int, inner: Int, path: KernelPath) -> [Int32] {
-        var y = [Int32](repeating: .min, count: rows * out)
-        a.withUnsafeBufferPointer { ap in
-            b.withUnsafeBufferPointer { bp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    Int8Kernels.matmulInt32(a: ap.baseAddress!, b: bp.baseAddress!, rows: rows, out: out, inner: inner,
-                                            into: yp.baseAddress!, weightSymmetric: true, path: path)
-                }
-            }
-        }
-        return y
-    }
-
     @Test(arguments: [1, 31, 33, 64, 100, 577, 2049])
     func sumsAreExactAtOneToSixteenRows(inner: Int) {
         var rng = SeededRandom(seed: UInt64(inner))
@@ -38,7 +25,8 @@ import Testing
             for i in 0..<min(inner, 40) { a[i] = i % 2 == 0 ? -128 : 127 }
             let expected = QuantizedKernelTests.referenceInt32(a, b, rows: rows, out: out, inner: inner)
             for path in Self.paths {
-                #expect(Self.int32(a, b, rows: rows, out: out, inner: inner, path: path) == expected,
+                #expect(QuantizedKernelTests.int32(a, b, rows: rows, out: out, inner: inner, path: path,
+                                                  weightSymmetric: true) == expected,
                         "\(path) rows \(rows) in \(inner)")
             }
         }

@@ -39,23 +39,28 @@ import Testing
         zip(a, b).map { $0.isNaN || $1.isNaN ? .infinity : abs($0 - $1) }.max() ?? 0
     }
 
-    @Test(arguments: [DenseFormat.f32, .f16, .bf16])
-    func oddShapesOnBothPaths(format: DenseFormat) {
-        var rng = Seeded(seed: 42)
-        for inp in [1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 100] {
-            for out in [1, 3, 5, 17, 37] {
-                let (weight, widened) = Self.weight(format, out: out, inp: inp, rng: &rng)
-                for rows in 1...9 {
-                    let x = KernelReferenceTests.random(rows * inp, &rng)
-                    let expected = KernelReferenceTests.naiveMatmul(x, widened, rows: rows, out: out, inp: inp)
-                    for path in Self.paths {
-                        let error = Self.maxError(Self.apply(weight, x, rows: rows, path: path), expected)
-                        #expect(error < 1e-5 * Float(inp).squareRoot() + 1e-6,
-                                "\(format) \(path) rows \(rows) out \(out) in \(inp): \(error)")
-                    }
+    /// Every kernel path against the naive product, over the given shapes and row counts.
+    static func expectNaiveProduct(_ format: DenseFormat, shapes: [(out: Int, inp: Int)], rows: ClosedRange<Int>,
+                                   seed: UInt64) {
+        var rng = Seeded(seed: seed)
+        for (out, inp) in shapes {
+            let (weight, widened) = Self.weight(format, out: out, inp: inp, rng: &rng)
+            for rowCount in rows {
+                let x = KernelReferenceTests.random(rowCount * inp, &rng)
+                let expected = KernelReferenceTests.naiveMatmul(x, widened, rows: rowCount, out: out, inp: inp)
+                for path in Self.paths {
+                    let error = Self.maxError(Self.apply(weight, x, rows: rowCount, path: path), expected)
+                    #expect(error < 1e-5 * Float(inp).squareRoot() + 1e-6,
+                            "\(format) \(path) rows \(rowCount) out \(out) in \(inp): \(error)")
                 }
             }
         }
+    }
+
+    @Test(arguments: [DenseFormat.f32, .f16, .bf16])
+    func oddShapesOnBothPaths(format: DenseFormat) {
+        let shapes = [1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 100].flatMap { inp in [1, 3, 5, 17, 37].map { (out: $0, inp: inp) } }
+        Self.expectNaiveProduct(format, shapes: shapes, rows: 1...9, seed: 42)
     }
 
     /// 1–16 input rows over weights that span several cache blocks of 18 rows and end in partial tiles of one
@@ -63,19 +68,7 @@ import Testing
     /// four rows) and the shorter tiles for the last one to three rows.
     @Test(arguments: [DenseFormat.f32, .f16, .bf16])
     func upToSixteenRowsAcrossBlocks(format: DenseFormat) {
-        var rng = Seeded(seed: 17)
-        for (out, inp) in [(37, 40), (55, 23), (40, 64)] {
-            let (weight, widened) = Self.weight(format, out: out, inp: inp, rng: &rng)
-            for rows in 1...16 {
-                let x = KernelReferenceTests.random(rows * inp, &rng)
-                let expected = KernelReferenceTests.naiveMatmul(x, widened, rows: rows, out: out, inp: inp)
-                for path in Self.paths {
-                    let error = Self.maxError(Self.apply(weight, x, rows: rows, path: path), expected)
-                    #expect(error < 1e-5 * Float(inp).squareRoot() + 1e-6,
-                            "\(format) \(path) rows \(rows) out \(out) in \(inp): \(error)")
-                }
-            }
-        }
+        Self.expectNaiveProduct(format, shapes: [(37, 40), (55, 23), (40, 64)], rows: 1...16, seed: 17)
     }
 
     /// Each output row of a several-row product is the same bits whatever rows share the call: a row computed

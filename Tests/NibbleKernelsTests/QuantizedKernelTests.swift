@@ -23,13 +23,16 @@ import Testing
         return y
     }
 
-    static func int32(_ a: [Int8], _ b: [Int8], rows: Int, out: Int, inner: Int, path: KernelPath) -> [Int32] {
+    /// The kernel's int32 sums; `weightSymmetric` declares b free of −128 (the u8×s8 path).
+    static func int32(_ a: [Int8], _ b: [Int8], rows: Int, out: Int, inner: Int, path: KernelPath,
+                      weightSymmetric: Bool = false) -> [Int32] {
         var y = [Int32](repeating: .min, count: rows * out)
         a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 y.withUnsafeMutableBufferPointer { yp in
                     Int8Kernels.matmulInt32(a: ap.baseAddress!, b: bp.baseAddress!, rows: rows, out: out, inner: inner,
-                                            into: yp.baseAddress!, path: path)
+                                            into: yp.baseAddress!, weightSymmetric: weightSymmetric,
+                                            path: path)
                 }
             }
         }
