@@ -40,6 +40,15 @@ AVX2 INLINE __m256i dot32(__m256i acc, __m256i abs_a, __m256i a, __m256i b) {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
+/// Asks for the weight bytes the next tile of weight rows (the C rows after this tile's C, contiguous) will read
+/// at the step that reads `step` bytes from each of this tile's rows at column i: one linear stream kept one tile
+/// ahead, as the decode path does. The first tile of input rows asks; the others find the rows in cache. Without
+/// it the several-row tiles waited on memory: 1.4–2× slower at 2–8 input rows (SmolLM2 and TinyLlama shapes).
+AVX2 INLINE void prefetch_next_tile(const int8_t *bo, size_t n, size_t i, size_t step, const int C) {
+    const char *next = (const char *)(bo + C * n + C * i);
+    for (size_t line = 0; line < (size_t)C * step; line += 64) _mm_prefetch(next + line, _MM_HINT_T0);
+}
+
 /// `tile` for a weight without −128: 32 columns per step with vpmaddubsw.
 AVX2 INLINE void tile_u8(const int8_t *a, size_t lda, const int8_t *b, size_t n, const nibble_i8_sink *s, size_t r,
                          size_t o, const int R, const int C) {
@@ -48,6 +57,7 @@ AVX2 INLINE void tile_u8(const int8_t *a, size_t lda, const int8_t *b, size_t n,
     const int8_t *ar = a + r * lda, *bo = b + o * n;
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        if (r == 0) prefetch_next_tile(bo, n, i, 32, C);
         __m256i bv[4];
         for (int j = 0; j < C; j++) bv[j] = _mm256_loadu_si256((const __m256i *)(bo + j * n + i));
         for (int q = 0; q < R; q++) {
@@ -91,6 +101,7 @@ AVX2 INLINE void tile(const int8_t *a, size_t lda, const int8_t *b, size_t n, co
     const int8_t *ar = a + r * lda, *bo = b + o * n;
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
+        if (r == 0) prefetch_next_tile(bo, n, i, 16, C);
         __m256i bv[4];
         for (int j = 0; j < C; j++) bv[j] = widen16(bo + j * n + i);
         for (int q = 0; q < R; q++) {

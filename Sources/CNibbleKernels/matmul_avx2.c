@@ -7,9 +7,18 @@
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
-/// Longest half-precision row widened into a float32 scratch block before the tiles. Beyond it the block (18 rows
-/// × n floats) no longer sits near L1 beside the input rows, and reading twice the bytes per multiply cost more
-/// than widening in the tile: TinyLlama's 2,048-wide rows prefilled 10% slower widened, SmolLM2's 576 faster.
+/// bfloat16 weights are widened into a float32 scratch block before the tiles only for prefill-sized inputs (more
+/// than this many rows) with rows up to NIBBLE_WIDEN_MAX_N wide: there the block is reused often enough to repay
+/// the extra pass, while at decode batch sizes (2–16 rows) widening in the tile ran 4–30% faster (SmolLM2 shapes,
+/// weights streaming from memory). float16 weights are never widened: `vcvtph2ps` in the tile was as fast or
+/// faster at every measured size (1.2× at 8 rows × 576 wide). Beyond NIBBLE_WIDEN_MAX_N the block no longer sits
+/// near L1 beside the input rows (TinyLlama's 2,048-wide rows prefilled 10% slower widened).
+#define NIBBLE_WIDEN_MIN_ROWS 16
+
+/// Longest weight row (bytes) whose tiles prefetch the next tile's rows in one linear stream. At 2–16 input rows
+/// this ran 10–40% faster than asking for the next block (SmolLM2 shapes, weights streaming from memory); with
+/// 8 KiB rows (float32 × 2,048) three rows ahead no longer fit beside the tile in L1 and it ran 9% slower.
+#define NIBBLE_LINEAR_PREFETCH_MAX_ROW 4096
 #define NIBBLE_WIDEN_MAX_N 1024
 #define INLINE static inline __attribute__((always_inline))
 
@@ -88,9 +97,11 @@ AVX2 INLINE float hsum(__m256 v) {
 // A register tile: R input rows × C weight rows, R·C accumulators over the whole row length. Each weight
 // vector is widened once and used R times; each input vector is loaded once and used C times. R and C are
 // compile-time constants at every call site, so the accumulator arrays live in registers. With `ahead` set,
-// the first tile of input rows over a block asks for the weight lines `ahead` bytes further (the next block),
-// one request per line, so weights streaming from memory arrive before the next block needs them.
-#define DEFINE_TILE(FMT, BYTES)                                                                                     \
+// the first tile of input rows asks for weight lines before they are needed, so weights streaming from memory
+// arrive in time: for rows up to NIBBLE_LINEAR_PREFETCH_MAX_ROW bytes, the next C rows (the next tile's), as many
+// bytes per step as the step consumes, like the decode path; for longer rows the lines `ahead` bytes further
+// (the next block), one request per line.
+#define DEFINE_TILE(FMT, BYTES, WIDEN)                                                                                     \
     AVX2 INLINE void tile_##FMT(const float *x, size_t ldx, const char *w, size_t ldw_bytes, size_t n, float *y,\
                                 size_t ldy, size_t ahead, size_t r0, size_t o0, const int R, const int C) {    \
         x += r0 * ldx;                                                                                         \
@@ -101,8 +112,12 @@ AVX2 INLINE float hsum(__m256 v) {
             for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();                                        \
         size_t i = 0;                                                                                           \
         for (; i + 8 <= n; i += 8) {                                                                            \
-            if (ahead && r0 == 0 && (i * (BYTES)) % 64 == 0)                                                    \
-                for (int c = 0; c < C; c++) _mm_prefetch(w + c * ldw_bytes + i * (BYTES) + ahead, _MM_HINT_T0);  \
+            if (ahead && r0 == 0) {                                                                             \
+                if (ldw_bytes <= NIBBLE_LINEAR_PREFETCH_MAX_ROW)                                                \
+                    PREFETCH_AHEAD(w + C * ldw_bytes + C * i * (BYTES), C * 8 * (BYTES));                       \
+                else if ((i * (BYTES)) % 64 == 0)                                                               \
+                    for (int c = 0; c < C; c++) _mm_prefetch(w + c * ldw_bytes + i * (BYTES) + ahead, _MM_HINT_T0); \
+            }                                                                                                   \
             __m256 wv[4];                                                                                       \
             for (int c = 0; c < C; c++) wv[c] = load8_##FMT(w + c * ldw_bytes, i);                              \
             for (int r = 0; r < R; r++) {                                                                       \
@@ -152,8 +167,8 @@ AVX2 INLINE float hsum(__m256 v) {
         }                                                                                                       \
         y[0] = s0; y[1] = s1; y[2] = s2; y[3] = s3;                                                             \
     }                                                                                                           \
-    /* Several rows: blocks of weight rows, each widened once into a float32 scratch block (f16/bf16 with more \
-       than one tile of input rows and short rows) or read in place; then register tiles over the block. */   \
+    /* Several rows: blocks of weight rows, each widened once into a float32 scratch block (bfloat16, see      \
+       NIBBLE_WIDEN_MIN_ROWS) or read in place; then register tiles over the block. */                        \
     AVX2 static void matmul_##FMT(const float *x, size_t rows, size_t ldx, const char *w, size_t ldw_bytes,     \
                                   size_t n, size_t o_begin, size_t o_end, float *y, size_t ldy) {               \
         if (rows == 1) {                                                                                        \
@@ -162,7 +177,7 @@ AVX2 INLINE float hsum(__m256 v) {
             for (; o < o_end; o++) tile_##FMT(x, ldx, w, ldw_bytes, n, y, ldy, 0, 0, o, 1, 1);                   \
             return;                                                                                             \
         }                                                                                                       \
-        if ((BYTES) == 4 || rows <= 4 || n > NIBBLE_WIDEN_MAX_N) {                                              \
+        if (!(WIDEN) || rows <= NIBBLE_WIDEN_MIN_ROWS || n > NIBBLE_WIDEN_MAX_N) {                             \
             for (size_t block = o_begin; block < o_end; block += NIBBLE_TILE_BLOCK) {                           \
                 size_t end = block + NIBBLE_TILE_BLOCK < o_end ? block + NIBBLE_TILE_BLOCK : o_end;             \
                 TILES_OVER_BLOCK(rows, block, end, tile_##FMT, x, ldx, w, ldw_bytes, n, y, ldy,                 \
@@ -181,9 +196,9 @@ AVX2 INLINE float hsum(__m256 v) {
         free(scratch);                                                                                          \
     }
 
-DEFINE_TILE(f32, 4)
-DEFINE_TILE(f16, 2)
-DEFINE_TILE(bf16, 2)
+DEFINE_TILE(f32, 4, 0)
+DEFINE_TILE(f16, 2, 0)
+DEFINE_TILE(bf16, 2, 1)
 
 void nibble_matmul_avx2(nibble_weight_format format, const float *x, size_t rows, size_t ldx, const void *w,
                         size_t n, size_t o_begin, size_t o_end, float *y, size_t ldy) {

@@ -29,11 +29,15 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "KV cache element type: float32 (default), float16 or bfloat16.")
     var kvCacheDtype: String = "float32"
 
+    @Option(name: .long, help: "Sequences decoded together: each prompt is prefilled alone, then every decode step is one batched forward over all of them (decode tokens/s counts every sequence's tokens).")
+    var sequences: Int = 1
+
     func validate() throws {
         guard promptTokens > 0 else { throw ValidationError("--prompt-tokens must be positive") }
         guard genTokens >= 0 else { throw ValidationError("--gen-tokens must not be negative") }
         guard runs > 0 else { throw ValidationError("--runs must be positive") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
+        guard (1...256).contains(sequences) else { throw ValidationError("--sequences must be between 1 and 256") }
         guard KVCacheDType(rawValue: kvCacheDtype) != nil else {
             throw ValidationError("--kv-cache-dtype must be float32, float16 or bfloat16")
         }
@@ -56,24 +60,28 @@ struct Bench: ParsableCommand {
         guard total <= model.maxContextLength else {
             throw ValidationError("--prompt-tokens + --gen-tokens (\(total)) exceeds the context (\(model.maxContextLength))")
         }
-        let prompt = Self.syntheticPrompt(count: promptTokens, vocabulary: model.vocabularySize)
-        // The engine's cache: a block table over a pool in the chosen element type.
+        // Sequence s starts from a different token, so no two sequences compute the same rows.
+        let prompts = (0..<sequences).map { s in
+            Self.syntheticPrompt(count: promptTokens, vocabulary: model.vocabularySize, offset: s)
+        }
+        // The engine's cache: a block table per sequence over one pool in the chosen element type.
         let probe = model.makeCache(capacity: 1)
+        let blocksPerSequence = (total + KVBlockPool.blockSize - 1) / KVBlockPool.blockSize
         let pool = KVBlockPool(layerCount: probe.layerCount, kvDim: probe.kvDim, dtype: KVCacheDType(rawValue: kvCacheDtype)!,
-                               blockCount: (total + KVBlockPool.blockSize - 1) / KVBlockPool.blockSize)
-        let cache = KVCache(pool: pool, capacity: total)
+                               blockCount: blocksPerSequence * sequences)
+        let caches = (0..<sequences).map { _ in KVCache(pool: pool, capacity: total) }
 
         var timings: [RunTiming] = []
         for index in 0..<(warmup + runs) {
-            cache.reset()
-            let timing = try Self.timeOnce(model: model, cache: cache, prompt: prompt, genTokens: genTokens)
+            for cache in caches { cache.reset() }
+            let timing = try Self.timeOnce(model: model, caches: caches, prompts: prompts, genTokens: genTokens)
             if index >= warmup { timings.append(timing) }
         }
         let memory = ProcessMemory.current()
 
-        let prefillRate = Self.median(timings.map { Double(promptTokens) / $0.prefillSeconds })
+        let prefillRate = Self.median(timings.map { Double(promptTokens * sequences) / $0.prefillSeconds })
         let firstTokenMs = Self.median(timings.map { $0.firstTokenSeconds * 1000 })
-        let decodeRate = genTokens == 0 ? 0 : Self.median(timings.map { Double(genTokens) / $0.decodeSeconds })
+        let decodeRate = genTokens == 0 ? 0 : Self.median(timings.map { Double(genTokens * sequences) / $0.decodeSeconds })
         let weightBytes = loaded.memory.totalBytes
 
         if json {
@@ -83,7 +91,7 @@ struct Bench: ParsableCommand {
                 "kernels": KernelPath.current.name,
                 "kv_cache_dtype": kvCacheDtype,
                 "pool": Parallel.backend.rawValue,
-                "prompt_tokens": promptTokens, "gen_tokens": genTokens, "runs": runs,
+                "prompt_tokens": promptTokens, "gen_tokens": genTokens, "runs": runs, "sequences": sequences,
                 "prefill_tokens_per_second": prefillRate,
                 "time_to_first_token_ms": firstTokenMs,
                 "decode_tokens_per_second": decodeRate,
@@ -106,25 +114,36 @@ struct Bench: ParsableCommand {
         print("threads        \(Parallel.threadCount) (\(Parallel.backend.rawValue) threads, \(KernelPath.current.name) kernels)")
         print("weights        \(formatBytes(weightBytes)) \(loaded.memory.bytesByFormat.sorted { $0.value > $1.value }.map { "\($0.key) \(formatBytes($0.value))" }.joined(separator: ", "))")
         print("kv cache       \(kvCacheDtype)")
-        print(String(format: "prefill        %.1f tokens/s (%d tokens)", prefillRate, promptTokens))
+        let promptCount = sequences == 1 ? "" : " × \(sequences) prompts, one at a time"
+        print(String(format: "prefill        %.1f tokens/s (%d tokens", prefillRate, promptTokens) + promptCount + ")")
         print(String(format: "first token    %.1f ms", firstTokenMs))
-        print(String(format: "decode         %.1f tokens/s (%d tokens)", decodeRate, genTokens))
+        if sequences == 1 {
+            print(String(format: "decode         %.1f tokens/s (%d tokens)", decodeRate, genTokens))
+        } else {
+            print(String(format: "decode         %.1f tokens/s in all (%d sequences × %d tokens, one batched step per token)",
+                         decodeRate, sequences, genTokens))
+        }
         print("peak RSS       \(formatBytes(memory.peakResidentBytes))")
         print("(medians of \(runs) run\(runs == 1 ? "" : "s") after \(warmup) warm-up)")
     }
 
-    /// Prefills `prompt`, then decodes `genTokens` tokens greedily, one forward call each.
-    static func timeOnce(model: any LanguageModel, cache: KVCache, prompt: [Int], genTokens: Int) throws -> RunTiming {
+    /// Prefills each prompt alone, then decodes `genTokens` tokens greedily for all sequences together, one
+    /// batched forward call per token. Prefill and first-token times cover every prompt.
+    static func timeOnce(model: any LanguageModel, caches: [KVCache], prompts: [[Int]], genTokens: Int) throws -> RunTiming {
         let start = DispatchTime.now().uptimeNanoseconds
-        let logits = try model.forward(prompt, cache: cache, allLogits: false)
+        var lastLogits: [[Float]] = []  // (sequences, vocab)
+        for (prompt, cache) in zip(prompts, caches) {
+            lastLogits.append(try model.forward(prompt, cache: cache, allLogits: false))
+        }
         let prefilled = DispatchTime.now().uptimeNanoseconds
-        var token = argmax(logits)
+        var next = lastLogits.map(argmax)
         let firstToken = DispatchTime.now().uptimeNanoseconds
-        var tokens = [token]  // (genTokens + 1)
+        var tokens = [next[0]]  // (genTokens + 1): the first sequence's picks
         tokens.reserveCapacity(genTokens + 1)
         for _ in 0..<genTokens {
-            token = argmax(try model.forward([token], cache: cache, allLogits: false))
-            tokens.append(token)
+            let steps = zip(next, caches).map { SequenceStep(tokens: [$0], cache: $1, logits: .last) }
+            next = try model.forward(batch: steps).map(argmax)
+            tokens.append(next[0])
         }
         let end = DispatchTime.now().uptimeNanoseconds
         return RunTiming(prefillSeconds: Double(prefilled - start) / 1e9,
@@ -132,10 +151,13 @@ struct Bench: ParsableCommand {
                          decodeSeconds: Double(end - firstToken) / 1e9, tokens: tokens)
     }
 
-    /// `count` ids spread over the vocabulary, after BOS (id 1); ids 0–2 (unk/bos/eos) are skipped.
-    static func syntheticPrompt(count: Int, vocabulary: Int) -> [Int] {
+    /// `count` ids spread over the vocabulary, after BOS (id 1); ids 0–2 (unk/bos/eos) are skipped. `offset`
+    /// shifts the sequence of ids (0 gives the prompt every earlier report used).
+    static func syntheticPrompt(count: Int, vocabulary: Int, offset: Int = 0) -> [Int] {
         let usable = max(vocabulary - 3, 1)
-        return (0..<count).map { i in i == 0 ? min(1, vocabulary - 1) : 3 + (i &* 7919 &+ 104_729) % usable }
+        return (0..<count).map { i in
+            i == 0 ? min(1, vocabulary - 1) : 3 + ((i &+ offset) &* 7919 &+ 104_729) % usable
+        }
     }
 
     static func argmax(_ values: [Float]) -> Int {
