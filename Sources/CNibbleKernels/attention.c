@@ -21,6 +21,7 @@
 // Rounding differs from a plain per-position walk only in order: each score is one sequential chain over
 // head_dim, and the vector path's exponential is a polynomial within 1 ulp of exp (nibble_exp_f32).
 #include "kernels_internal.h"
+#include "exponential.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
@@ -82,67 +83,9 @@ static inline float kv_load(nibble_weight_format format, const char *row, size_t
     }
 }
 
-// MARK: - Exponential
-
-// exp(x) = 2^n · e^r with n = round(x / ln 2) and r = x − n·ln 2 in [−ln2/2, ln2/2] (ln 2 split in two so n·C1
-// is exact), e^r by a degree-7 polynomial 1 + r + r²·P(r) (Cephes' coefficients). 2^n is applied in two
-// halves so results down to the smallest subnormal come out right; beyond the range, 0 or +inf.
-#define EXP_HI 88.72283935546875f   // above: +inf
-#define EXP_LO -103.97208404541015625f  // below: 0 (exp is under half the smallest subnormal)
-#define EXP_LOG2E 1.44269504088896341f
-#define EXP_C1 0.693359375f
-#define EXP_C2 -2.12194440e-4f
-#define EXP_P0 1.9875691500e-4f
-#define EXP_P1 1.3981999507e-3f
-#define EXP_P2 8.3334519073e-3f
-#define EXP_P3 4.1665795894e-2f
-#define EXP_P4 1.6666665459e-1f
-#define EXP_P5 5.0000001201e-1f
-
-static inline float pow2i(int32_t n) {
-    uint32_t bits = (uint32_t)(n + 127) << 23;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-static inline float exp_scalar(float x) {
-    if (!(x <= EXP_HI)) return x != x ? x : INFINITY;
-    if (x < EXP_LO) return 0;
-    float n = nearbyintf(x * EXP_LOG2E);
-    float r = x - n * EXP_C1;  // exact: C1 has 9 significant bits, n at most 8
-    r = r - n * EXP_C2;
-    float p = ((((EXP_P0 * r + EXP_P1) * r + EXP_P2) * r + EXP_P3) * r + EXP_P4) * r + EXP_P5;
-    p = (p * (r * r) + r) + 1;
-    int32_t k = (int32_t)n, half = k >> 1;
-    return p * pow2i(half) * pow2i(k - half);
-}
-
 #if defined(__x86_64__) || defined(__i386__)
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 #define INLINE static inline __attribute__((always_inline))
-
-AVX2 INLINE __m256 exp8(__m256 x) {
-    const __m256 hi = _mm256_set1_ps(EXP_HI), lo = _mm256_set1_ps(EXP_LO);
-    __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_C1), xc);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_C2), r);
-    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(EXP_P0), r, _mm256_set1_ps(EXP_P1));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P2));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P4));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P5));
-    p = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1));
-    __m256i k = _mm256_cvtps_epi32(n), half = _mm256_srai_epi32(k, 1);
-    const __m256i bias = _mm256_set1_epi32(127);
-    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, bias), 23));
-    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(k, half), bias), 23));
-    __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
-    y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
-    y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, hi, _CMP_GT_OQ));
-    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));  // NaN in, NaN out
-}
 
 /// Eight elements at `row[i]` widened to float32 (`format` is a constant where this inlines).
 AVX2 INLINE __m256 load8(nibble_weight_format format, const void *row, size_t i) {
@@ -194,11 +137,11 @@ static void softmax_scalar(const tile_scratch *t, size_t n, int32_t position) {
         }
         float max = t->m[lane] > block_max ? t->m[lane] : block_max;
         float safe = max == -INFINITY ? 0 : max;  // a lane that has seen nothing yet keeps weights of exactly 0
-        t->c[lane] = exp_scalar(t->m[lane] - safe);
+        t->c[lane] = nibble_exp_scalar(t->m[lane] - safe);
         float sum = 0;
         for (size_t p = 0; p < n; p++) {
             float *score = t->s + p * t->lp + lane;
-            *score = exp_scalar(*score - safe);
+            *score = nibble_exp_scalar(*score - safe);
             sum += *score;
         }
         t->l[lane] = t->l[lane] * t->c[lane] + sum;
@@ -224,12 +167,6 @@ static void accumulate_scalar(const tile_scratch *t, size_t lanes, size_t head_d
 // MARK: - AVX2 pieces
 
 #if defined(__x86_64__) || defined(__i386__)
-AVX2 static void exp_avx2(const float *x, float *y, size_t n) {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, exp8(_mm256_loadu_ps(x + i)));
-    for (; i < n; i++) y[i] = exp_scalar(x[i]);
-}
-
 AVX2 static void widen_rows_avx2(nibble_weight_format format, const char *src, size_t stride, size_t n,
                                  size_t count, float *dst) {
     const size_t vec = count & ~(size_t)7;
@@ -313,11 +250,11 @@ AVX2 static void softmax_avx2(const tile_scratch *t, size_t n, int32_t position,
         __m256 max = _mm256_max_ps(old, block_max);
         // A lane that has seen nothing yet subtracts 0, so its weights and correction are exactly 0.
         __m256 safe = _mm256_blendv_ps(max, _mm256_setzero_ps(), _mm256_cmp_ps(max, minus_inf, _CMP_EQ_OQ));
-        __m256 c = exp8(_mm256_sub_ps(old, safe));
+        __m256 c = nibble_exp8(_mm256_sub_ps(old, safe));
         // The block's weights summed on their own, then folded in: blocks do not wait on each other's sums.
         __m256 sum = _mm256_setzero_ps();
         for (size_t p = 0; p < n; p++) {
-            __m256 w = exp8(_mm256_sub_ps(_mm256_load_ps(t->s + p * t->lp + v), safe));
+            __m256 w = nibble_exp8(_mm256_sub_ps(_mm256_load_ps(t->s + p * t->lp + v), safe));
             _mm256_store_ps(t->s + p * t->lp + v, w);
             sum = _mm256_add_ps(sum, w);
         }
@@ -454,7 +391,7 @@ AVX2 static void softmax_few_avx2(const tile_scratch *t, size_t block, size_t la
     __m256 old = _mm256_load_ps(t->m);
     __m256 max = _mm256_max_ps(old, _mm256_load_ps(block_max));
     __m256 safe = _mm256_blendv_ps(max, _mm256_setzero_ps(), _mm256_cmp_ps(max, minus_inf, _CMP_EQ_OQ));
-    __m256 c = exp8(_mm256_sub_ps(old, safe));
+    __m256 c = nibble_exp8(_mm256_sub_ps(old, safe));
     float sums[FEW_LANES] __attribute__((aligned(32))), safes[FEW_LANES] __attribute__((aligned(32)));
     _mm256_store_ps(sums, _mm256_mul_ps(_mm256_load_ps(t->l), c));
     _mm256_store_ps(safes, safe);
@@ -463,8 +400,8 @@ AVX2 static void softmax_few_avx2(const tile_scratch *t, size_t block, size_t la
     for (size_t lane = 0; lane < lanes; lane++) {
         float *row = few_scores(t, block, lane);
         __m256 subtract = _mm256_set1_ps(safes[lane]);
-        _mm256_store_ps(row, exp8(_mm256_sub_ps(_mm256_load_ps(row), subtract)));
-        _mm256_store_ps(row + 8, exp8(_mm256_sub_ps(_mm256_load_ps(row + 8), subtract)));
+        _mm256_store_ps(row, nibble_exp8(_mm256_sub_ps(_mm256_load_ps(row), subtract)));
+        _mm256_store_ps(row + 8, nibble_exp8(_mm256_sub_ps(_mm256_load_ps(row + 8), subtract)));
         float sum = 0;
         for (size_t p = s0; p < s0 + n; p++) sum += row[p];
         t->l[lane] = sums[lane] + sum;
@@ -645,15 +582,4 @@ void nibble_attend_tile(nibble_impl impl, const nibble_paged_kv *kv, size_t kv_h
         accumulate_scalar(&t, lanes, head_dim, v, v_stride, n);
     }
     finish(&t, lanes, heads, head_dim, out, out_stride);
-}
-
-void nibble_exp_f32(nibble_impl impl, const float *x, float *y, size_t n) {
-#if defined(__x86_64__) || defined(__i386__)
-    if (impl >= NIBBLE_IMPL_AVX2) {
-        exp_avx2(x, y, n);
-        return;
-    }
-#endif
-    (void)impl;
-    for (size_t i = 0; i < n; i++) y[i] = exp_scalar(x[i]);
 }

@@ -7,3 +7,10 @@ public func expF32(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float
                    path: KernelPath = .current) {
     nibble_exp_f32(path.implementation, x, y, n)
 }
+
+/// gate[i] = silu(gate[i]) · up[i] = gate[i] / (1 + e^−gate[i]) · up[i] for `n` float32 values (the SwiGLU gate),
+/// with the exponential of `expF32`, on one thread.
+public func siluMultiplyF32(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count n: Int,
+                            path: KernelPath = .current) {
+    nibble_silu_mul_f32(path.implementation, gate, up, n)
+}

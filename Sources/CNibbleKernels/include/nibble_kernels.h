@@ -190,6 +190,10 @@ size_t nibble_attend_scratch_floats(size_t lanes, size_t head_dim, size_t block_
 /// (0 below −103.97, +inf above 88.72, NaN kept), exactly 1 at 0. Attention's softmax uses it.
 void nibble_exp_f32(nibble_impl impl, const float *x, float *y, size_t n);
 
+/// The SwiGLU gate in place: gate[i] = silu(gate[i]) · up[i] = gate[i] / (1 + e^−gate[i]) · up[i], with
+/// `nibble_exp_f32`'s exponential, over `n` float32 values.
+void nibble_silu_mul_f32(nibble_impl impl, float *gate, const float *up, size_t n);
+
 /// One unit of a parallel job: `task` is in [0, tasks).
 typedef void (*nibble_task_fn)(void *context, size_t task);
 
