@@ -132,7 +132,8 @@ final class ModelEngine: @unchecked Sendable {
             }
             execute(plan)
             var progress: [Int: (generated: Int, kvBytes: Int)] = [:]
-            for sequence in running {
+            // Waiting sequences too: one preempted since the last report holds no blocks any more.
+            for sequence in running + waiting {
                 progress[sequence.job.id] = (generated: sequence.state.generated.count, kvBytes: sequence.cache.allocatedBytes)
             }
             onStep(progress, poolStats)

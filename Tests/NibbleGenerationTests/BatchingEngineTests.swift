@@ -65,11 +65,23 @@ import Testing
         let scheduler = Scheduler(limits: SchedulerLimits(
             maxConcurrent: 8, maxBatchTokens: 64, kvCache: KVCacheSettings(memory: .bytes(budget), prefixCaching: false)))
         let streams = try cases.map { try scheduler.submit(Self.greedy(loaded, $0.input_ids, count: $0.greedy_new_ids.count)) }
+        // The per-request KV bytes must add up to at most the pool: a preempted sequence holds nothing.
+        let monitor = Task {
+            var most = 0
+            while !Task.isCancelled {
+                most = max(most, scheduler.stats.kvCacheBytesInUse)
+                try? await Task.sleep(nanoseconds: 200_000)
+            }
+            return most
+        }
         for (stream, c) in zip(streams, cases) {
             let result = try await GenerationResult(folding: stream)
             #expect(result.tokens == c.greedy_new_ids, "\(c.prompt)")
         }
         #expect(await eventually { scheduler.stats.completed == cases.count })
+        monitor.cancel()
+        let reported = await monitor.value
+        #expect(reported > 0 && reported <= budget, "per-request KV bytes peaked at \(reported), pool \(budget)")
         let pool = try #require(scheduler.stats.kvPools.first)
         #expect(pool.blocksTotal == 6)
         #expect(pool.preemptions > 0)
