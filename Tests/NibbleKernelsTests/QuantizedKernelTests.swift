@@ -69,6 +69,30 @@ import Testing
         }
     }
 
+    /// `Int8Kernels.matmulDequantized` over `ranges` of output features, into one `(rows, out)` result.
+    static func dequantized(_ a: [Int8], _ b: [Int8], rows: Int, out: Int, inner: Int, rowScale: [Float],
+                            colScale: [Float], k: Float, ranges: [Range<Int>], weightSymmetric: Bool = false,
+                            path: KernelPath) -> [Float] {
+        var y = [Float](repeating: .nan, count: rows * out)
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                rowScale.withUnsafeBufferPointer { rp in
+                    colScale.withUnsafeBufferPointer { cp in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            for range in ranges {
+                                Int8Kernels.matmulDequantized(
+                                    a: ap.baseAddress!, b: bp.baseAddress!, rows: rows, out: out, inner: inner,
+                                    rowScale: rp.baseAddress!, colScale: cp.baseAddress!, k: k, outputs: range,
+                                    into: yp.baseAddress!, weightSymmetric: weightSymmetric, path: path)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
     @Test func int8DequantizedProductMatchesFormulaBitForBit() {
         var rng = SeededRandom(seed: 9)
         let rows = 5, out = 23, inner = 77
@@ -77,24 +101,9 @@ import Testing
         let k = Float(bitPattern: 0x3882_06AA)
         let sums = Self.referenceInt32(a, b, rows: rows, out: out, inner: inner)
         for path in Self.paths {
-            var y = [Float](repeating: .nan, count: rows * out)
-            a.withUnsafeBufferPointer { ap in
-                b.withUnsafeBufferPointer { bp in
-                    rowScale.withUnsafeBufferPointer { rp in
-                        colScale.withUnsafeBufferPointer { cp in
-                            y.withUnsafeMutableBufferPointer { yp in
-                                // Two calls over disjoint output ranges, as the parallel split makes them.
-                                for range in [0..<10, 10..<out] {
-                                    Int8Kernels.matmulDequantized(a: ap.baseAddress!, b: bp.baseAddress!, rows: rows,
-                                                                  out: out, inner: inner, rowScale: rp.baseAddress!,
-                                                                  colScale: cp.baseAddress!, k: k, outputs: range,
-                                                                  into: yp.baseAddress!, path: path)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            // Two calls over disjoint output ranges, as the parallel split makes them.
+            let y = Self.dequantized(a, b, rows: rows, out: out, inner: inner, rowScale: rowScale, colScale: colScale,
+                                     k: k, ranges: [0..<10, 10..<out], path: path)
             for r in 0..<rows {
                 for o in 0..<out {
                     let expected = (Float(sums[r * out + o]) * (rowScale[r] * colScale[o])) * k
