@@ -41,7 +41,7 @@ final class EngineSequence {
     /// Scores the prompt positions a step's rows predict: row `r` of `rows` `(count, vocab)` holds the logits
     /// at position `first + r`, which predict the token at `first + r + 1`. Positions already scored (before a
     /// preemption) are skipped. True when this completed the prompt.
-    func scorePrompt(rows: [Float], first: Int, count: Int, vocab: Int) -> Bool {
+    func scorePrompt(rows: ArraySlice<Float>, first: Int, count: Int, vocab: Int) -> Bool {
         guard !promptScored, let top = job.request.promptLogprobs else { return false }
         let prompt = state.promptTokens
         rows.withUnsafeBufferPointer { buffer in

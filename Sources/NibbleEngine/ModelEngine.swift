@@ -39,6 +39,8 @@ final class ModelEngine: @unchecked Sendable {
     private var arrivals = 0
     private var preemptions = 0
     private var cachedPromptTokens = 0
+    /// `(vocab)`: the row a sequence samples from, its processors rewriting it; one buffer for every step.
+    private var processedRow: [Float] = []
     /// The tokenizer's vocabulary as a byte trie, built on the first constrained request and shared by all.
     private lazy var vocabulary = TokenVocabulary(tokenizer: loaded.tokenizer, endTokenIds: loaded.eosTokenIds)
 
@@ -259,7 +261,7 @@ final class ModelEngine: @unchecked Sendable {
             firsts.append(first)
             if sequence.prefillStart == nil { sequence.prefillStart = started }
         }
-        let outputs: [[Float]]
+        let outputs: BatchLogits
         do {
             outputs = try loaded.model.forward(batch: steps)
         } catch {
@@ -271,13 +273,13 @@ final class ModelEngine: @unchecked Sendable {
         let vocab = loaded.model.vocabularySize
         for (index, (sequence, take)) in plan.enumerated() {
             if prefixCaching { sequence.cache.publishFullBlocks(tokens: sequence.tokens) }
-            var raw = outputs[index]  // (vocab), or (take, vocab) while the prompt is scored
+            var raw = outputs[index]  // (vocab), or (take, vocab) while the prompt is scored; a view of the step's buffer
             if steps[index].logits == .all {
                 if sequence.scorePrompt(rows: raw, first: firsts[index], count: take, vocab: vocab) {
                     sequence.job.continuation.yield(.promptLogprobs(sequence.promptScores))
                 }
                 guard firsts[index] + take == sequence.tokens.count else { continue }
-                raw = Array(raw[((take - 1) * vocab)..<(take * vocab)])
+                raw = raw.suffix(vocab)
             } else if steps[index].logits != .last {
                 continue
             }
@@ -286,10 +288,12 @@ final class ModelEngine: @unchecked Sendable {
                 end(sequence, outcome: .completed, reason: .length)
                 continue
             }
-            var logits = raw
+            // The processors rewrite the row in place; `raw` stays as the model gave it, for logprobs.
+            if processedRow.count != vocab { processedRow = [Float](repeating: 0, count: vocab) }
+            processedRow.withUnsafeMutableBufferPointer { row in _ = row.update(fromContentsOf: raw) }
             let event: GenerationEvent
             do {
-                event = try sequence.state.next(logits: &logits)
+                event = try sequence.state.next(logits: &processedRow)
             } catch {
                 fail(sequence, error)
                 continue
@@ -297,7 +301,8 @@ final class ModelEngine: @unchecked Sendable {
             if case .token(let id, _) = event {
                 sequence.append(id)
                 if let top = sequence.job.request.logprobs {
-                    sequence.job.continuation.yield(.logprobs(TokenLogprob(logits: raw, token: id, top: top)))
+                    let logprob = raw.withUnsafeBufferPointer { TokenLogprob(logits: $0, token: id, top: top) }
+                    sequence.job.continuation.yield(.logprobs(logprob))
                 }
             }
             sequence.job.continuation.yield(event)

@@ -38,7 +38,7 @@ public protocol LanguageModel: AnyObject, Sendable {
     /// per sequence over its own cache. Each cache advances by its tokens; nothing is written when it throws.
     ///
     /// - Returns: per step, float32 logits as its `logits` asks: `[]`, `(vocab)` or `(tokens, vocab)`.
-    func forward(batch: [SequenceStep]) throws -> [[Float]]
+    func forward(batch: [SequenceStep]) throws -> BatchLogits
 }
 
 extension LanguageModel {
@@ -47,6 +47,7 @@ extension LanguageModel {
     /// - Returns: float32 logits, shape `(tokens.count, vocab)` when `allLogits`, else `(vocab)` for the
     ///   last position only.
     public func forward(_ tokens: [Int], cache: KVCache, allLogits: Bool) throws -> [Float] {
-        try forward(batch: [SequenceStep(tokens: tokens, cache: cache, logits: allLogits ? .all : .last)])[0]
+        // One step: its rows are the whole buffer.
+        try forward(batch: [SequenceStep(tokens: tokens, cache: cache, logits: allLogits ? .all : .last)]).values
     }
 }

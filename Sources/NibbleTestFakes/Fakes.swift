@@ -107,7 +107,7 @@ public final class ScriptedModel: LanguageModel, @unchecked Sendable {
         return cache
     }
 
-    public func forward(batch: [SequenceStep]) throws -> [[Float]] {
+    public func forward(batch: [SequenceStep]) throws -> BatchLogits {
         for step in batch {
             guard !step.tokens.isEmpty else { throw ModelError.emptyInput }
             guard step.tokens.count <= step.cache.room else {
@@ -120,7 +120,7 @@ public final class ScriptedModel: LanguageModel, @unchecked Sendable {
             _batches.append(batch.map(\.tokens.count))
         }
         if stepDelay > 0 { Thread.sleep(forTimeInterval: stepDelay) }
-        return batch.map { step in
+        let rows: [[Float]] = batch.map { step in
             let logits = step.logits == .none ? [] : run(step.tokens, cache: step.cache)
             step.cache.advance(by: step.tokens.count)
             switch step.logits {
@@ -129,6 +129,8 @@ public final class ScriptedModel: LanguageModel, @unchecked Sendable {
             case .all: return Array(repeating: logits, count: step.tokens.count).flatMap { $0 }
             }
         }
+        return BatchLogits(values: rows.flatMap { $0 }, vocabularySize: vocabularySize,
+                           rowCounts: rows.map { $0.count / vocabularySize })
     }
 
     private func run(_ tokens: [Int], cache: KVCache) -> [Float] {

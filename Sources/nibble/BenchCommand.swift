@@ -136,13 +136,13 @@ struct Bench: ParsableCommand {
             lastLogits.append(try model.forward(prompt, cache: cache, allLogits: false))
         }
         let prefilled = DispatchTime.now().uptimeNanoseconds
-        var next = lastLogits.map(argmax)
+        var next = lastLogits.map { argmax($0) }
         let firstToken = DispatchTime.now().uptimeNanoseconds
         var tokens = [next[0]]  // (genTokens + 1): the first sequence's picks
         tokens.reserveCapacity(genTokens + 1)
         for _ in 0..<genTokens {
             let steps = zip(next, caches).map { SequenceStep(tokens: [$0], cache: $1, logits: .last) }
-            next = try model.forward(batch: steps).map(argmax)
+            next = try model.forward(batch: steps).map { argmax($0) }
             tokens.append(next[0])
         }
         let end = DispatchTime.now().uptimeNanoseconds
@@ -160,10 +160,10 @@ struct Bench: ParsableCommand {
         }
     }
 
-    static func argmax(_ values: [Float]) -> Int {
-        var best = 0
+    static func argmax<Values: RandomAccessCollection<Float>>(_ values: Values) -> Int {
+        var best = values.startIndex
         for i in values.indices where values[i] > values[best] { best = i }
-        return best
+        return values.distance(from: values.startIndex, to: best)
     }
 
     static func median(_ values: [Double]) -> Double {

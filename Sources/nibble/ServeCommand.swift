@@ -99,6 +99,7 @@ struct Serve: AsyncParsableCommand {
 
         // Connections need descriptors: use all the system grants before sizing the connection limit.
         FileDescriptorLimit.raiseToHardLimit()
+        LargeAllocations.returnToSystemWhenFreed()
         let configuration = try resolvedConfiguration()
         if let threads = configuration.threads { Parallel.threadCount = threads }
         for model in configuration.models {

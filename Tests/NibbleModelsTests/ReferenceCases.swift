@@ -22,7 +22,7 @@ struct ReferenceFile: Decodable {
 }
 
 /// Largest absolute elementwise difference.
-func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
+func maxAbsDiff<A: Collection<Float>, B: Collection<Float>>(_ a: A, _ b: B) -> Float {
     precondition(a.count == b.count)
     return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
 }

@@ -39,7 +39,7 @@ public final class DecoderModel: LanguageModel {
         KVCache(layerCount: layers.count, kvDim: architecture.kvDim, capacity: min(capacity, architecture.maxPositions))
     }
 
-    public func forward(batch: [SequenceStep]) throws -> [[Float]] {
+    public func forward(batch: [SequenceStep]) throws -> BatchLogits {
         // Everything is checked before any cache is written, so a refused step changes nothing.
         for step in batch {
             guard !step.tokens.isEmpty else { throw ModelError.emptyInput }
@@ -50,7 +50,7 @@ public final class DecoderModel: LanguageModel {
                 throw ModelError.tokenOutOfRange(token: token, vocabularySize: architecture.vocabSize)
             }
         }
-        guard !batch.isEmpty else { return [] }
+        guard !batch.isEmpty else { return BatchLogits(values: [], vocabularySize: architecture.vocabSize, rowCounts: []) }
         let n = batch.reduce(0) { $0 + $1.tokens.count }
         let a = architecture
         let hidden = a.hiddenSize, heads = a.heads, kvHeads = a.kvHeads
@@ -140,15 +140,7 @@ public final class DecoderModel: LanguageModel {
         }
         embeddings.releaseResidentPages()
 
-        var results: [[Float]] = []
-        results.reserveCapacity(batch.count)
-        var next = 0
-        let vocab = a.vocabSize
-        for step in batch {
-            let count = step.logits == .none ? 0 : step.logits == .last ? 1 : step.tokens.count
-            results.append(Array(logits[(next * vocab)..<((next + count) * vocab)]))
-            next += count
-        }
-        return results
+        let counts = batch.map { $0.logits == .none ? 0 : $0.logits == .last ? 1 : $0.tokens.count }
+        return BatchLogits(values: logits, vocabularySize: a.vocabSize, rowCounts: counts)
     }
 }
