@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Writes a Hugging Face LLaMA checkpoint (config.json, model.safetensors, tokenizer.model) as a llama GGUF file
-the way llama.cpp's converter lays it out: llama.* metadata, GGUF tensor names, q/k rows permuted into
-llama.cpp's rotary order, float tensors kept in their stored type, and a `llama` (SentencePiece) tokenizer.
+"""Writes a Hugging Face LLaMA checkpoint (config.json, model.safetensors, and tokenizer.model or a byte-level BPE
+tokenizer.json) as a llama GGUF file the way llama.cpp's converter lays it out: llama.* metadata, GGUF tensor
+names, q/k rows permuted into llama.cpp's rotary order, float tensors kept in their stored type, a `llama`
+(SentencePiece) or `gpt2` (byte-level BPE) tokenizer, and for Llama 3 rope scaling the `rope_freqs` tensor of
+per-frequency divisors instead of scaling metadata.
 
 Used by the tests to check GGUF loading against the checkpoint's own transformers reference. Needs `gguf` and
 `numpy`; the safetensors and SentencePiece files are parsed here directly.
@@ -9,6 +11,7 @@ Used by the tests to check GGUF loading against the checkpoint's own transformer
 usage: hf-llama-to-gguf.py MODEL_DIR OUT.gguf
 """
 import json
+import math
 import os
 import struct
 import sys
@@ -91,6 +94,53 @@ def sentencepiece_pieces(path):
     return pieces
 
 
+def llama3_rope_factors(rope, head_dim):
+    """llama.cpp's `rope_freqs` for a `llama3` rope config: the divisor of each inverse frequency, so that
+    base^(-2i/d) / factor_i is the frequency transformers' llama3 scaling gives."""
+    base = rope.get("rope_theta", 10000.0)
+    factor = rope.get("factor", 8.0)
+    low, high = rope.get("low_freq_factor", 1.0), rope.get("high_freq_factor", 4.0)
+    original = rope.get("original_max_position_embeddings", 8192)
+    low_wavelength, high_wavelength = original / low, original / high
+    factors = []
+    for i in range(0, head_dim, 2):
+        frequency = 1.0 / (base ** (i / head_dim))
+        wavelength = 2 * math.pi / frequency
+        if wavelength < high_wavelength:
+            factors.append(1.0)
+        elif wavelength > low_wavelength:
+            factors.append(factor)
+        else:
+            smooth = (original / wavelength - low) / (high - low)
+            factors.append(1.0 / ((1 - smooth) / factor + smooth))
+    return np.array(factors, dtype=np.float32)
+
+
+def add_bpe_tokenizer(writer, model_dir, config):
+    """A byte-level BPE tokenizer.json as llama.cpp's `gpt2` tokenizer: tokens by id, merges, special added
+    tokens as control tokens (type 3), the others normal (type 1)."""
+    tokenizer = json.load(open(os.path.join(model_dir, "tokenizer.json"), encoding="utf-8"))
+    model = tokenizer["model"]
+    if model.get("type") != "BPE":
+        raise ValueError("only BPE tokenizer.json files are converted")
+    by_id = {i: t for t, i in model["vocab"].items()}
+    control = set()
+    for added in tokenizer.get("added_tokens", []):
+        by_id[added["id"]] = added["content"]
+        if added.get("special"):
+            control.add(added["id"])
+    count = max(by_id) + 1
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list([by_id.get(i, f"[PAD{i}]") for i in range(count)])
+    writer.add_token_types([3 if i in control else 1 for i in range(count)])
+    merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
+    writer.add_token_merges(merges)
+    writer.add_bos_token_id(config["bos_token_id"])
+    writer.add_eos_token_id(config["eos_token_id"])
+    writer.add_add_bos_token(False)
+
+
 def permute(w, heads):
     """llama.cpp's rotary row order: within each head, the two halves interleaved."""
     return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
@@ -99,7 +149,7 @@ def permute(w, heads):
 def main(model_dir, out):
     config = json.load(open(os.path.join(model_dir, "config.json")))
     tensors = read_safetensors(os.path.join(model_dir, "model.safetensors"))
-    rope = config.get("rope_parameters") or {}
+    rope = config.get("rope_parameters") or config.get("rope_scaling") or {}
     writer = gguf.GGUFWriter(out, "llama")
     writer.add_name(os.path.basename(os.path.normpath(model_dir)))
     writer.add_context_length(config["max_position_embeddings"])
@@ -117,16 +167,25 @@ def main(model_dir, out):
         writer.add_key_length(head_dim)
         writer.add_value_length(head_dim)
 
-    pieces = sentencepiece_pieces(os.path.join(model_dir, "tokenizer.model"))
-    writer.add_tokenizer_model("llama")
-    writer.add_token_list([p for p, _, _ in pieces])
-    writer.add_token_scores([s for _, s, _ in pieces])
-    writer.add_token_types([t for _, _, t in pieces])
-    writer.add_bos_token_id(config["bos_token_id"])
-    writer.add_eos_token_id(config["eos_token_id"])
-    writer.add_unk_token_id(0)
-    writer.add_add_bos_token(True)
+    if os.path.exists(os.path.join(model_dir, "tokenizer.model")):
+        pieces = sentencepiece_pieces(os.path.join(model_dir, "tokenizer.model"))
+        writer.add_tokenizer_model("llama")
+        writer.add_token_list([p for p, _, _ in pieces])
+        writer.add_token_scores([s for _, s, _ in pieces])
+        writer.add_token_types([t for _, _, t in pieces])
+        writer.add_bos_token_id(config["bos_token_id"])
+        writer.add_eos_token_id(config["eos_token_id"])
+        writer.add_unk_token_id(0)
+        writer.add_add_bos_token(True)
+    else:
+        add_bpe_tokenizer(writer, model_dir, config)
     writer.add_add_eos_token(False)
+
+    rope_type = rope.get("rope_type", rope.get("type", "default"))
+    if rope_type == "llama3":
+        writer.add_tensor("rope_freqs.weight", llama3_rope_factors(rope, head_dim))
+    elif rope_type != "default":
+        raise ValueError(f"rope_type {rope_type!r} is not converted")
 
     for name, w in tensors.items():
         if name == "model.embed_tokens.weight":

@@ -37,6 +37,14 @@ public struct RotaryEmbedding: Sendable {
         inverseFrequencies = plain
     }
 
+    /// Plain RoPE with each inverse frequency divided by its own factor (llama.cpp's `rope_freqs` tensor, which
+    /// its converter writes for Llama 3 scaling): `factors` has `headDim / 2` entries.
+    public init(headDim: Int, theta: Float, frequencyFactors factors: [Float]) {
+        precondition(factors.count == headDim / 2, "one factor per rotated pair")
+        self.headDim = headDim
+        inverseFrequencies = zip(RotaryEmbedding(headDim: headDim, theta: theta).inverseFrequencies, factors).map { $0 / $1 }
+    }
+
     /// Rotates a row's queries `(heads, headDim)` and keys `(kvHeads, headDim)` for `position`: the same as
     /// `apply` on each, with each angle's cosine and sine computed once for both.
     @inlinable

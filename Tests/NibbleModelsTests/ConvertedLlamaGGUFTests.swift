@@ -14,6 +14,20 @@ struct ConvertedLlamaGGUFTests {
         try LlamaReferenceTests().check(reference: "llama-tiny-fp32", model: ConvertedLlamaGGUF.file!, tolerance: 1e-3)
     }
 
+    /// llama3-rope-tiny (Llama 3 rope scaling with an original context of 64, a byte-level BPE tokenizer) carries
+    /// its scaling as llama.cpp's converter writes it: a `rope_freqs` tensor of per-frequency divisors, no scaling
+    /// metadata. Loaded with plain RoPE instead, its logits are off by far more than the bound.
+    @Test func llama3RopeFrequencyFactorsMatchTheReference() throws {
+        let file = try #require(ConvertedLlamaGGUF.convert("llama3-rope-tiny"))
+        try LlamaReferenceTests().check(reference: "llama3-rope-tiny-fp32", model: file, tolerance: 1e-3)
+        let loaded = try ModelLoader.load(directory: file)
+        let gguf = try GGUFFile(path: file.path)
+        #expect(gguf.tensor(named: "rope_freqs.weight") != nil)
+        #expect(try gguf.string("llama.rope.scaling.type") == nil)
+        #expect(loaded.tokenizer.encode("Hello world", addSpecialTokens: true)
+                == (try ModelLoader.load(directory: SharedFixtures.model("llama3-rope-tiny"))).tokenizer.encode("Hello world", addSpecialTokens: true))
+    }
+
     @Test func sentencePieceTokenizerFromMetadataEncodesAsTheCheckpoint() throws {
         let fromGGUF = try ModelLoader.load(directory: ConvertedLlamaGGUF.file!)
         let fromDirectory = try ModelLoader.load(directory: SharedFixtures.model("llama-tiny"))
@@ -29,21 +43,25 @@ struct ConvertedLlamaGGUFTests {
     }
 }
 
-/// llama-tiny converted to GGUF in a temporary directory.
+/// Shared checkpoints converted to GGUF in a temporary directory.
 enum ConvertedLlamaGGUF {
-    /// The converted file, written once per run; nil when gguf-py is not installed.
-    static let file: URL? = {
+    /// llama-tiny converted, written once per run; nil when gguf-py is not installed.
+    static let file: URL? = convert("llama-tiny")
+
+    /// `model` (a directory of the shared fixtures) converted with `scripts/hf-llama-to-gguf.py`; nil when the
+    /// converter cannot run (gguf-py missing).
+    static func convert(_ model: String) -> URL? {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("nibble-gguf-\(ProcessInfo.processInfo.processIdentifier)")
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let out = directory.appendingPathComponent("llama-tiny.gguf")
+        let out = directory.appendingPathComponent("\(model).gguf")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", SharedFixtures.repositoryRoot.appendingPathComponent("scripts/hf-llama-to-gguf.py").path,
-                             SharedFixtures.model("llama-tiny").path, out.path]
+                             SharedFixtures.model(model).path, out.path]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         guard (try? process.run()) != nil else { return nil }
         process.waitUntilExit()
         return process.terminationStatus == 0 ? out : nil
-    }()
+    }
 }

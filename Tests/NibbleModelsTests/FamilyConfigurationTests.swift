@@ -62,6 +62,18 @@ import Testing
         #expect(unknown.contains("rope_type 'yarn'"))
     }
 
+    /// A GGUF file's `rope_freqs` divisors: one per rotated pair, each positive and finite.
+    @Test func ropeFrequencyFactorsAreChecked() throws {
+        let rope = try RopeParameters.frequencyFactors([1, 2, 4, 8], theta: 10000, headDim: 8, path: "f.gguf")
+        #expect(rope.scaling == .frequencyFactors([1, 2, 4, 8]))
+        let short = Self.reason { _ = try RopeParameters.frequencyFactors([1, 2], theta: 10000, headDim: 8, path: "f.gguf") }
+        #expect(short.contains("rope_freqs has 2 factors") && short.contains("need 4"))
+        let zero = Self.reason { _ = try RopeParameters.frequencyFactors([1, 0, 1, 1], theta: 10000, headDim: 8, path: "f.gguf") }
+        #expect(zero.contains("rope frequency factor must be a positive finite number"))
+        let nan = Self.reason { _ = try RopeParameters.frequencyFactors([1, .nan, 1, 1], theta: 10000, headDim: 8, path: "f.gguf") }
+        #expect(nan.contains("positive finite"))
+    }
+
     @Test func unknownFamilyIsRefusedWithTheKnownOnes() throws {
         let message = Self.reason { _ = try ModelFamilies.resolve(try Self.config("gpt2", architecture: "GPT2LMHeadModel")) }
         #expect(message.contains("'gpt2'"))

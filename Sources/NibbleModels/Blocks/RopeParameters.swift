@@ -12,6 +12,9 @@ public struct RopeParameters: Sendable, Equatable {
         case linear(factor: Float)
         /// Llama 3's frequency-band scaling ("llama3").
         case llama3(factor: Float, lowFrequencyFactor: Float, highFrequencyFactor: Float, originalMaxPositions: Int)
+        /// Each inverse frequency divided by its own factor, `(headDim / 2)`: how a GGUF file carries Llama 3
+        /// scaling (the `rope_freqs` tensor). Not a config.json `rope_type`.
+        case frequencyFactors([Float])
     }
 
     /// Base of the rotation frequencies (`rope_theta`).
@@ -67,7 +70,20 @@ public struct RopeParameters: Sendable, Equatable {
             guard original > 0 else {
                 throw FormatError.invalidConfig(path: path, reason: "original_max_position_embeddings must be positive, got \(original)")
             }
+        case .frequencyFactors(let factors):
+            for factor in factors { try positive("rope frequency factor", factor) }
         }
+    }
+
+    /// Settings from a GGUF file's `rope_freqs` tensor: plain RoPE with `theta`, each frequency divided by its
+    /// factor. Factors that are not positive and finite, or not one per rotated pair, are refused.
+    public static func frequencyFactors(_ factors: [Float], theta: Float, headDim: Int, path: String) throws -> RopeParameters {
+        guard factors.count == headDim / 2 else {
+            throw FormatError.invalidConfig(path: path, reason: "rope_freqs has \(factors.count) factors; heads of \(headDim) need \(headDim / 2)")
+        }
+        let parameters = RopeParameters(theta: theta, scaling: .frequencyFactors(factors))
+        try parameters.validate(path: path)
+        return parameters
     }
 
     /// The rotation for heads of width `headDim`.
@@ -80,6 +96,8 @@ public struct RopeParameters: Sendable, Equatable {
         case .llama3(let factor, let low, let high, let original):
             return RotaryEmbedding(headDim: headDim, theta: theta, llama3Factor: factor, lowFrequencyFactor: low,
                                    highFrequencyFactor: high, originalMaxPositions: original)
+        case .frequencyFactors(let factors):
+            return RotaryEmbedding(headDim: headDim, theta: theta, frequencyFactors: factors)
         }
     }
 }

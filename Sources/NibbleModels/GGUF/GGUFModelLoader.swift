@@ -32,6 +32,15 @@ enum GGUFModelLoader {
         let configObject = try LlamaGGUFMapping.configJSON(gguf)
         let config = try ModelConfig(json: JSONSerialization.data(withJSONObject: configObject), path: gguf.path + " (metadata)")
         let family = try ModelFamilies.resolve(config)
+        var decoder = family.architecture
+        if let factors = gguf.tensor(named: LlamaGGUFMapping.ropeFrequencyFactors) {
+            guard case .none = decoder.rope.scaling else {
+                throw GGUFError.unsupported(path: gguf.path, reason: "\(LlamaGGUFMapping.ropeFrequencyFactors) together with llama.rope.scaling.type is not supported")
+            }
+            decoder.rope = try RopeParameters.frequencyFactors(gguf.floats(of: factors), theta: decoder.rope.theta,
+                                                                    headDim: decoder.headDim,
+                                                                    path: "\(gguf.path): \(LlamaGGUFMapping.ropeFrequencyFactors)")
+        }
         options.progress?(0, "reading tokenizer")
         let tokenizer: any Tokenizer
         var specials = GGUFTokenizer.SpecialTokens()
@@ -69,8 +78,8 @@ enum GGUFModelLoader {
             },
             specialTokens: specialTokens)
         let source = try GGUFTensorSource(gguf, config: config)
-        try DecoderTensorCheck.run(family.architecture, layout: family.layout, source: source)
-        var builder = WeightBuilder(archive: source, layout: family.layout, layerCount: family.architecture.layerCount,
+        try DecoderTensorCheck.run(decoder, layout: family.layout, source: source)
+        var builder = WeightBuilder(archive: source, layout: family.layout, layerCount: decoder.layerCount,
                                     dropsTensor: family.dropsTensor, lora: nil)
         if let json = options.quantizationConfigJSON {
             let settings: BitsAndBytesConfig
@@ -87,7 +96,7 @@ enum GGUFModelLoader {
                                             + "dequantized at load); raise the cpu budget or drop --max-memory / --device-map")
         }
         var memory = WeightMemoryReport()
-        let model = try DecoderBuilder(architecture: family.architecture, layout: family.layout, weights: builder)
+        let model = try DecoderBuilder(architecture: decoder, layout: family.layout, weights: builder)
             .build(memory: &memory) { fraction in options.progress?(0.05 + 0.95 * fraction, "loading weights") }
         var eos: [Int] = []
         for id in config.eosTokenIds + (tokenizer.eosTokenId.map { [$0] } ?? []) where !eos.contains(id) { eos.append(id) }

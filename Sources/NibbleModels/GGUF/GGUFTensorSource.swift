@@ -15,7 +15,7 @@ final class GGUFTensorSource: TensorSource {
         self.gguf = gguf
         location = gguf.path
         var entries: [String: (info: GGUFTensorInfo, heads: Int?)] = [:]
-        for info in gguf.tensors {
+        for info in gguf.tensors where info.name != LlamaGGUFMapping.ropeFrequencyFactors {
             guard let name = LlamaGGUFMapping.transformersName(info.name) else {
                 throw GGUFError.unsupported(path: gguf.path, reason: "tensor '\(info.name)' is not part of the llama architecture Nibble loads")
             }

@@ -72,6 +72,10 @@ enum LlamaGGUFMapping {
         return config
     }
 
+    /// llama.cpp's per-frequency RoPE divisors `(head_dim / 2)`, written by its converter for Llama 3 scaling;
+    /// not a weight, it sets the rotation.
+    static let ropeFrequencyFactors = "rope_freqs.weight"
+
     /// The transformers name of a GGUF tensor, or nil for a name the llama architecture does not have.
     static func transformersName(_ name: String) -> String? {
         switch name {
