@@ -169,6 +169,91 @@ AVX2 void nibble_matmul_i8_avx2(const int8_t *a, size_t rows, size_t lda, const 
     NIBBLE_FOR_EACH_TILE(rows, o_begin, o_end, 4, 2, tile, a, lda, b, n, &s)
 }
 
+/// Thirty-two quantized codes from four vectors of whole numbers already within ±127: packed to int8 (saturating,
+/// which changes nothing in that range) and put back in order (the packs interleave 128-bit lanes).
+AVX2 INLINE __m256i pack32(__m256 t0, __m256 t1, __m256 t2, __m256 t3) {
+    __m256i w01 = _mm256_packs_epi32(_mm256_cvtps_epi32(t0), _mm256_cvtps_epi32(t1));
+    __m256i w23 = _mm256_packs_epi32(_mm256_cvtps_epi32(t2), _mm256_cvtps_epi32(t3));
+    return _mm256_permutevar8x32_epi32(_mm256_packs_epi16(w01, w23), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/// round_half_even(v · scale) as a whole number in ±127, 0 for NaN: the scalar body's steps, lane by lane.
+AVX2 INLINE __m256 quantize8(__m256 v, __m256 scale) {
+    __m256 t = _mm256_round_ps(_mm256_mul_ps(v, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    t = _mm256_and_ps(t, _mm256_cmp_ps(t, t, _CMP_ORD_Q));  // NaN → +0
+    return _mm256_max_ps(_mm256_min_ps(t, _mm256_set1_ps(127)), _mm256_set1_ps(-127));
+}
+
+/// `nibble_i8_prepare` in two vector passes over each row (the portable one makes five, its absmax a scalar
+/// chain): the first rounds to fp16, stores xh, takes the row's absmax of its own non-outlier entries and marks
+/// the outlier columns; the second quantizes xh with every marked column at 0. For one row the marked columns
+/// are the row's own outliers (what the quantizer zeroes anyway); for several, zeroing all marked columns is
+/// the portable path's final step. Every value is the scalar body's bit for bit: max over non-NaN magnitudes
+/// does not depend on order, and the products, rounding and clamps are the same operations per lane.
+AVX2 size_t nibble_i8_prepare_avx2(const float *x, size_t rows, size_t n, float threshold, float *xh, int8_t *q,
+                                   float *absmax, int32_t *cols) {
+    const int split = threshold > 0;
+    const __m256 limit = _mm256_set1_ps(threshold);
+    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    for (size_t c = 0; c < n; c++) cols[c] = 0;  // −1 (all bits) marks an outlier column until compacted
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        float *hr = xh + r * n;
+        __m256 am8 = _mm256_setzero_ps();
+        size_t c = 0;
+        for (; c + 8 <= n; c += 8) {
+            __m256 v = _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(xr + c), _MM_FROUND_TO_NEAREST_INT));
+            _mm256_storeu_ps(hr + c, v);
+            __m256 m = _mm256_and_ps(v, magnitude);
+            if (split) {
+                __m256 outlier = _mm256_cmp_ps(m, limit, _CMP_GE_OQ);
+                __m256i *flags = (__m256i *)(cols + c);
+                _mm256_storeu_si256(flags, _mm256_or_si256(_mm256_loadu_si256(flags), _mm256_castps_si256(outlier)));
+                m = _mm256_andnot_ps(outlier, m);
+            }
+            am8 = _mm256_max_ps(m, am8);  // m > am8 ? m : am8; a NaN m keeps am8, as the scalar body does
+        }
+        __m128 am4 = _mm_max_ps(_mm256_castps256_ps128(am8), _mm256_extractf128_ps(am8, 1));
+        am4 = _mm_max_ps(am4, _mm_movehl_ps(am4, am4));
+        am4 = _mm_max_ps(am4, _mm_shuffle_ps(am4, am4, 1));
+        float am = _mm_cvtss_f32(am4);
+        for (; c < n; c++) {
+            float v = nibble_round(NIBBLE_ROUND_F16, xr[c]);
+            hr[c] = v;
+            if (split && fabsf(v) >= threshold) {
+                cols[c] = -1;
+                v = 0;
+            }
+            float m = fabsf(v);
+            am = m >= am ? m : am;
+        }
+        absmax[r] = am;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        const float *hr = xh + r * n;
+        int8_t *qr = q + r * n;
+        const float s = (1 / absmax[r]) * 127;
+        const __m256 scale = _mm256_set1_ps(s);
+#define NIBBLE_MASKED(C) _mm256_andnot_ps(_mm256_loadu_ps((const float *)(cols + (C))), _mm256_loadu_ps(hr + (C)))
+        size_t c = 0;
+        for (; c + 32 <= n; c += 32) {
+            __m256i codes = pack32(quantize8(NIBBLE_MASKED(c), scale), quantize8(NIBBLE_MASKED(c + 8), scale),
+                                   quantize8(NIBBLE_MASKED(c + 16), scale), quantize8(NIBBLE_MASKED(c + 24), scale));
+            _mm256_storeu_si256((__m256i *)(qr + c), codes);
+        }
+#undef NIBBLE_MASKED
+        for (; c < n; c++) {
+            float v = cols[c] ? 0 : hr[c];
+            float t = rintf(v * s);
+            qr[c] = t != t ? 0 : (int8_t)(t > 127 ? 127 : t < -127 ? -127 : t);
+        }
+    }
+    size_t count = 0;
+    for (size_t c = 0; c < n; c++)
+        if (cols[c]) cols[count++] = (int32_t)c;
+    return count;
+}
+
 AVX2 void nibble_quantize_i8_rows_avx2(const float *x, size_t rows, size_t n, float threshold, int8_t *q,
                                        float *absmax) {
     // Built for AVX2, rintf becomes `vroundps` and the loops vectorize.

@@ -5,6 +5,9 @@
 
 size_t nibble_i8_prepare(nibble_impl impl, const float *x, size_t rows, size_t n, float threshold, float *xh,
                          int8_t *q, float *absmax, int32_t *cols) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (impl >= NIBBLE_IMPL_AVX2) return nibble_i8_prepare_avx2(x, rows, n, threshold, xh, q, absmax, cols);
+#endif
     nibble_round_f32(impl, NIBBLE_ROUND_F16, x, xh, rows * n);
     size_t count = 0;
     if (threshold > 0) {

@@ -257,6 +257,8 @@ void nibble_matmul_i8_avx512(const int8_t *a, size_t rows, size_t lda, const int
                              size_t o_end, const float *row_scale, const float *col_scale, float k, int32_t *yi,
                              float *yf, size_t ldy);
 void nibble_quantize_i8_rows_avx2(const float *x, size_t rows, size_t n, float threshold, int8_t *q, float *absmax);
+size_t nibble_i8_prepare_avx2(const float *x, size_t rows, size_t n, float threshold, float *xh, int8_t *q,
+                              float *absmax, int32_t *cols);
 void nibble_round_f32_avx2(nibble_round_format format, const float *src, float *dst, size_t n);
 #endif
 
