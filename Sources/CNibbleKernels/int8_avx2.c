@@ -8,6 +8,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <stdlib.h>
+#include <string.h>
 #include "kernels_internal.h"
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -252,6 +253,54 @@ AVX2 size_t nibble_i8_prepare_avx2(const float *x, size_t rows, size_t n, float 
     for (size_t c = 0; c < n; c++)
         if (cols[c]) cols[count++] = (int32_t)c;
     return count;
+}
+
+/// `nibble_i8_add_outliers` eight outputs at a time: the eight weights of one outlier column are one vector
+/// (gathered down the column), so each input row's sums for eight outputs take one multiply and one add per
+/// column instead of eight of each. Every (row, output) still sums its columns in order from zero with the
+/// product and the sum rounded apart (no fused multiply-add), then adds to y: bit for bit the portable result.
+AVX2 void nibble_i8_add_outliers_avx2(const float *xh, size_t rows, size_t n, const int32_t *cols, size_t count,
+                                      const int8_t *cb, const float *scb, size_t o_begin, size_t o_end, float *y,
+                                      size_t ldy) {
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+    if (count == 0 || o_begin >= o_end) return;
+    float stack[4096];
+    size_t need = count * rows + 8 * rows;
+    float *buffer = need <= 4096 ? stack : malloc(need * sizeof(float));
+    if (!buffer) abort();
+    float *xt = buffer;                 // (rows, count) each row's outlier inputs, in column order
+    float *sums = xt + count * rows;    // (rows, 8) the sums of eight outputs for every row
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < count; j++) xt[r * count + j] = xh[r * n + (size_t)cols[j]];
+    const __m256 inv127 = _mm256_set1_ps(1.0f / 127.0f);
+    size_t o = o_begin;
+    for (; o + 8 <= o_end; o += 8) {
+        const int8_t *block = cb + o * n;
+        const __m256 scale = _mm256_loadu_ps(scb + o);
+        for (size_t i = 0; i < 8 * rows; i++) sums[i] = 0;
+        for (size_t j = 0; j < count; j++) {
+            const int8_t *column = block + (size_t)cols[j];
+            int8_t codes[8];  // (8) the column's codes of outputs o ..< o + 8
+            for (int t = 0; t < 8; t++) codes[t] = column[(size_t)t * n];
+            long long packed;
+            memcpy(&packed, codes, sizeof packed);
+            __m256 w = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(packed)));
+            w = _mm256_mul_ps(_mm256_mul_ps(w, scale), inv127);
+            for (size_t r = 0; r < rows; r++) {
+                __m256 product = _mm256_mul_ps(_mm256_set1_ps(xt[r * count + j]), w);
+                _mm256_storeu_ps(sums + 8 * r, _mm256_add_ps(_mm256_loadu_ps(sums + 8 * r), product));
+            }
+        }
+        for (size_t r = 0; r < rows; r++) {
+            float *yr = y + r * ldy + o;
+            _mm256_storeu_ps(yr, _mm256_add_ps(_mm256_loadu_ps(yr), _mm256_loadu_ps(sums + 8 * r)));
+        }
+    }
+    if (buffer != stack) free(buffer);
+    // The last outputs (fewer than eight) one by one, as the portable kernel does.
+    if (o < o_end) nibble_i8_add_outliers_scalar(xh, rows, n, cols, count, cb, scb, o, o_end, y, ldy);
 }
 
 AVX2 void nibble_quantize_i8_rows_avx2(const float *x, size_t rows, size_t n, float threshold, int8_t *q,
