@@ -50,14 +50,12 @@ AVX2 INLINE void prefetch_next_tile(const int8_t *bo, size_t n, size_t i, size_t
     for (size_t line = 0; line < (size_t)C * step; line += 64) _mm_prefetch(next + line, _MM_HINT_T0);
 }
 
-/// `tile` for a weight without −128: 32 columns per step with vpmaddubsw. `abs_a` `(rows, n)` holds |a|, taken
-/// once per call rather than once per tile: the ALU then does four operations per product vector (sign, the two
-/// multiply-adds, the add), the input rows coming in by loads (8 rows, SmolLM2 shapes in cache: +4%).
-AVX2 INLINE void tile_u8(const int8_t *a, size_t lda, const int8_t *abs_a, const int8_t *b, size_t n,
-                         const nibble_i8_sink *s, size_t r, size_t o, const int R, const int C) {
+/// `tile` for a weight without −128: 32 columns per step with vpmaddubsw.
+AVX2 INLINE void tile_u8(const int8_t *a, size_t lda, const int8_t *b, size_t n, const nibble_i8_sink *s, size_t r,
+                         size_t o, const int R, const int C) {
     __m256i acc[8];  // acc[q * C + j]: input row r + q × weight row o + j
     for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_si256();
-    const int8_t *ar = a + r * lda, *abs_r = abs_a + r * n, *bo = b + o * n;
+    const int8_t *ar = a + r * lda, *bo = b + o * n;
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
         if (r == 0) prefetch_next_tile(bo, n, i, 32, C);
@@ -65,8 +63,8 @@ AVX2 INLINE void tile_u8(const int8_t *a, size_t lda, const int8_t *abs_a, const
         for (int j = 0; j < C; j++) bv[j] = _mm256_loadu_si256((const __m256i *)(bo + j * n + i));
         for (int q = 0; q < R; q++) {
             __m256i av = _mm256_loadu_si256((const __m256i *)(ar + q * lda + i));
-            __m256i abs_v = _mm256_loadu_si256((const __m256i *)(abs_r + q * n + i));
-            for (int j = 0; j < C; j++) acc[q * C + j] = dot32(acc[q * C + j], abs_v, av, bv[j]);
+            __m256i abs_a = _mm256_abs_epi8(av);
+            for (int j = 0; j < C; j++) acc[q * C + j] = dot32(acc[q * C + j], abs_a, av, bv[j]);
         }
     }
     uint32_t sums[8];  // (R · C) ≤ 8 totals; the unused accumulators are zero
@@ -153,38 +151,26 @@ AVX2 void nibble_matmul_i8_avx2(const int8_t *a, size_t rows, size_t lda, const 
         return;
     }
     if (b_symmetric) {
-        int8_t stack[16384];
-        size_t count = rows * n;
-        int8_t *abs_a = count <= sizeof stack ? stack : malloc(count);  // (rows, n) |a| as unsigned bytes
-        if (!abs_a) abort();
-        for (size_t r = 0; r < rows; r++) {
-            const int8_t *ar = a + r * lda;
-            int8_t *dst = abs_a + r * n;
-            size_t i = 0;
-            for (; i + 32 <= n; i += 32)
-                _mm256_storeu_si256((__m256i *)(dst + i), _mm256_abs_epi8(_mm256_loadu_si256((const __m256i *)(ar + i))));
-            for (; i < n; i++) dst[i] = (int8_t)(ar[i] < 0 ? -ar[i] : ar[i]);
-        }
-        // Groups of 4 input rows take 4 × 2 tiles (eight accumulators, two weight vectors, |input|, a temporary);
-        // 2 or 3 left over take 2 × 4, rather than one row at a time: a 2-row batch ran at two thirds of the
-        // 4-row rate in 1 × 2 tiles, whose fixed cost (sums, prefetch, stores) buys a quarter of the products.
+        // Groups of 4 input rows take 4 × 2 tiles (eight accumulators, two weight vectors, the input, its absolute
+        // value and a temporary); 2 or 3 left over take 2 × 4, rather than one row at a time: a 2-row batch ran
+        // at two thirds of the 4-row rate in 1 × 2 tiles, whose fixed cost (sums, prefetch, stores) buys a
+        // quarter of the products.
         for (size_t block = o_begin; block < o_end; block += NIBBLE_WEIGHT_BLOCK) {
             size_t block_end = block + NIBBLE_WEIGHT_BLOCK < o_end ? block + NIBBLE_WEIGHT_BLOCK : o_end;
             size_t r = 0, o;
             for (; r + 4 <= rows; r += 4) {
-                for (o = block; o + 2 <= block_end; o += 2) tile_u8(a, lda, abs_a, b, n, &s, r, o, 4, 2);
-                for (; o < block_end; o++) tile_u8(a, lda, abs_a, b, n, &s, r, o, 4, 1);
+                for (o = block; o + 2 <= block_end; o += 2) tile_u8(a, lda, b, n, &s, r, o, 4, 2);
+                for (; o < block_end; o++) tile_u8(a, lda, b, n, &s, r, o, 4, 1);
             }
             for (; r + 2 <= rows; r += 2) {
-                for (o = block; o + 4 <= block_end; o += 4) tile_u8(a, lda, abs_a, b, n, &s, r, o, 2, 4);
-                for (; o < block_end; o++) tile_u8(a, lda, abs_a, b, n, &s, r, o, 2, 1);
+                for (o = block; o + 4 <= block_end; o += 4) tile_u8(a, lda, b, n, &s, r, o, 2, 4);
+                for (; o < block_end; o++) tile_u8(a, lda, b, n, &s, r, o, 2, 1);
             }
             for (; r < rows; r++) {
-                for (o = block; o + 2 <= block_end; o += 2) tile_u8(a, lda, abs_a, b, n, &s, r, o, 1, 2);
-                for (; o < block_end; o++) tile_u8(a, lda, abs_a, b, n, &s, r, o, 1, 1);
+                for (o = block; o + 2 <= block_end; o += 2) tile_u8(a, lda, b, n, &s, r, o, 1, 2);
+                for (; o < block_end; o++) tile_u8(a, lda, b, n, &s, r, o, 1, 1);
             }
         }
-        if (abs_a != stack) free(abs_a);
         return;
     }
     if (rows == 1) {
