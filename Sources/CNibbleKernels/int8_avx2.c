@@ -8,6 +8,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <stdlib.h>
+#include <string.h>
 #include "kernels_internal.h"
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -150,8 +151,26 @@ AVX2 void nibble_matmul_i8_avx2(const int8_t *a, size_t rows, size_t lda, const 
         return;
     }
     if (b_symmetric) {
-        // 4 × 2: eight accumulators, two weight vectors, the input, its absolute value and a temporary.
-        NIBBLE_FOR_EACH_TILE(rows, o_begin, o_end, 4, 2, tile_u8, a, lda, b, n, &s)
+        // Groups of 4 input rows take 4 × 2 tiles (eight accumulators, two weight vectors, the input, its absolute
+        // value and a temporary); 2 or 3 left over take 2 × 4, rather than one row at a time: a 2-row batch ran
+        // at two thirds of the 4-row rate in 1 × 2 tiles, whose fixed cost (sums, prefetch, stores) buys a
+        // quarter of the products.
+        for (size_t block = o_begin; block < o_end; block += NIBBLE_WEIGHT_BLOCK) {
+            size_t block_end = block + NIBBLE_WEIGHT_BLOCK < o_end ? block + NIBBLE_WEIGHT_BLOCK : o_end;
+            size_t r = 0, o;
+            for (; r + 4 <= rows; r += 4) {
+                for (o = block; o + 2 <= block_end; o += 2) tile_u8(a, lda, b, n, &s, r, o, 4, 2);
+                for (; o < block_end; o++) tile_u8(a, lda, b, n, &s, r, o, 4, 1);
+            }
+            for (; r + 2 <= rows; r += 2) {
+                for (o = block; o + 4 <= block_end; o += 4) tile_u8(a, lda, b, n, &s, r, o, 2, 4);
+                for (; o < block_end; o++) tile_u8(a, lda, b, n, &s, r, o, 2, 1);
+            }
+            for (; r < rows; r++) {
+                for (o = block; o + 2 <= block_end; o += 2) tile_u8(a, lda, b, n, &s, r, o, 1, 2);
+                for (; o < block_end; o++) tile_u8(a, lda, b, n, &s, r, o, 1, 1);
+            }
+        }
         return;
     }
     if (rows == 1) {
@@ -167,6 +186,139 @@ AVX2 void nibble_matmul_i8_avx2(const int8_t *a, size_t rows, size_t lda, const 
     }
     // 4 × 2: eight accumulators plus a product temporary fit the 16 registers (4 × 3 spilled).
     NIBBLE_FOR_EACH_TILE(rows, o_begin, o_end, 4, 2, tile, a, lda, b, n, &s)
+}
+
+/// Thirty-two quantized codes from four vectors of whole numbers already within ±127: packed to int8 (saturating,
+/// which changes nothing in that range) and put back in order (the packs interleave 128-bit lanes).
+AVX2 INLINE __m256i pack32(__m256 t0, __m256 t1, __m256 t2, __m256 t3) {
+    __m256i w01 = _mm256_packs_epi32(_mm256_cvtps_epi32(t0), _mm256_cvtps_epi32(t1));
+    __m256i w23 = _mm256_packs_epi32(_mm256_cvtps_epi32(t2), _mm256_cvtps_epi32(t3));
+    return _mm256_permutevar8x32_epi32(_mm256_packs_epi16(w01, w23), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/// round_half_even(v · scale) as a whole number in ±127, 0 for NaN: the scalar body's steps, lane by lane.
+AVX2 INLINE __m256 quantize8(__m256 v, __m256 scale) {
+    __m256 t = _mm256_round_ps(_mm256_mul_ps(v, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    t = _mm256_and_ps(t, _mm256_cmp_ps(t, t, _CMP_ORD_Q));  // NaN → +0
+    return _mm256_max_ps(_mm256_min_ps(t, _mm256_set1_ps(127)), _mm256_set1_ps(-127));
+}
+
+/// `nibble_i8_prepare` in two vector passes over each row (the portable one makes five, its absmax a scalar
+/// chain): the first rounds to fp16, stores xh, takes the row's absmax of its own non-outlier entries and marks
+/// the outlier columns; the second quantizes xh with every marked column at 0. For one row the marked columns
+/// are the row's own outliers (what the quantizer zeroes anyway); for several, zeroing all marked columns is
+/// the portable path's final step. Every value is the scalar body's bit for bit: max over non-NaN magnitudes
+/// does not depend on order, and the products, rounding and clamps are the same operations per lane.
+AVX2 size_t nibble_i8_prepare_avx2(const float *x, size_t rows, size_t n, float threshold, float *xh, int8_t *q,
+                                   float *absmax, int32_t *cols) {
+    const int split = threshold > 0;
+    const __m256 limit = _mm256_set1_ps(threshold);
+    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    for (size_t c = 0; c < n; c++) cols[c] = 0;  // −1 (all bits) marks an outlier column until compacted
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        float *hr = xh + r * n;
+        __m256 am8 = _mm256_setzero_ps();
+        size_t c = 0;
+        for (; c + 8 <= n; c += 8) {
+            __m256 v = _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(xr + c), _MM_FROUND_TO_NEAREST_INT));
+            _mm256_storeu_ps(hr + c, v);
+            __m256 m = _mm256_and_ps(v, magnitude);
+            if (split) {
+                __m256 outlier = _mm256_cmp_ps(m, limit, _CMP_GE_OQ);
+                __m256i *flags = (__m256i *)(cols + c);
+                _mm256_storeu_si256(flags, _mm256_or_si256(_mm256_loadu_si256(flags), _mm256_castps_si256(outlier)));
+                m = _mm256_andnot_ps(outlier, m);
+            }
+            am8 = _mm256_max_ps(m, am8);  // m > am8 ? m : am8; a NaN m keeps am8, as the scalar body does
+        }
+        __m128 am4 = _mm_max_ps(_mm256_castps256_ps128(am8), _mm256_extractf128_ps(am8, 1));
+        am4 = _mm_max_ps(am4, _mm_movehl_ps(am4, am4));
+        am4 = _mm_max_ps(am4, _mm_shuffle_ps(am4, am4, 1));
+        float am = _mm_cvtss_f32(am4);
+        for (; c < n; c++) {
+            float v = nibble_round(NIBBLE_ROUND_F16, xr[c]);
+            hr[c] = v;
+            if (split && fabsf(v) >= threshold) {
+                cols[c] = -1;
+                v = 0;
+            }
+            float m = fabsf(v);
+            am = m >= am ? m : am;
+        }
+        absmax[r] = am;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        const float *hr = xh + r * n;
+        int8_t *qr = q + r * n;
+        const float s = (1 / absmax[r]) * 127;
+        const __m256 scale = _mm256_set1_ps(s);
+#define NIBBLE_MASKED(C) _mm256_andnot_ps(_mm256_loadu_ps((const float *)(cols + (C))), _mm256_loadu_ps(hr + (C)))
+        size_t c = 0;
+        for (; c + 32 <= n; c += 32) {
+            __m256i codes = pack32(quantize8(NIBBLE_MASKED(c), scale), quantize8(NIBBLE_MASKED(c + 8), scale),
+                                   quantize8(NIBBLE_MASKED(c + 16), scale), quantize8(NIBBLE_MASKED(c + 24), scale));
+            _mm256_storeu_si256((__m256i *)(qr + c), codes);
+        }
+#undef NIBBLE_MASKED
+        for (; c < n; c++) {
+            float v = cols[c] ? 0 : hr[c];
+            float t = rintf(v * s);
+            qr[c] = t != t ? 0 : (int8_t)(t > 127 ? 127 : t < -127 ? -127 : t);
+        }
+    }
+    size_t count = 0;
+    for (size_t c = 0; c < n; c++)
+        if (cols[c]) cols[count++] = (int32_t)c;
+    return count;
+}
+
+/// `nibble_i8_add_outliers` eight outputs at a time: the eight weights of one outlier column are one vector
+/// (gathered down the column), so each input row's sums for eight outputs take one multiply and one add per
+/// column instead of eight of each. Every (row, output) still sums its columns in order from zero with the
+/// product and the sum rounded apart (no fused multiply-add), then adds to y: bit for bit the portable result.
+AVX2 void nibble_i8_add_outliers_avx2(const float *xh, size_t rows, size_t n, const int32_t *cols, size_t count,
+                                      const int8_t *cb, const float *scb, size_t o_begin, size_t o_end, float *y,
+                                      size_t ldy) {
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+    if (count == 0 || o_begin >= o_end) return;
+    float stack[4096];
+    size_t need = count * rows + 8 * rows;
+    float *buffer = need <= 4096 ? stack : malloc(need * sizeof(float));
+    if (!buffer) abort();
+    float *xt = buffer;                 // (rows, count) each row's outlier inputs, in column order
+    float *sums = xt + count * rows;    // (rows, 8) the sums of eight outputs for every row
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < count; j++) xt[r * count + j] = xh[r * n + (size_t)cols[j]];
+    const __m256 inv127 = _mm256_set1_ps(1.0f / 127.0f);
+    size_t o = o_begin;
+    for (; o + 8 <= o_end; o += 8) {
+        const int8_t *block = cb + o * n;
+        const __m256 scale = _mm256_loadu_ps(scb + o);
+        for (size_t i = 0; i < 8 * rows; i++) sums[i] = 0;
+        for (size_t j = 0; j < count; j++) {
+            const int8_t *column = block + (size_t)cols[j];
+            int8_t codes[8];  // (8) the column's codes of outputs o ..< o + 8
+            for (int t = 0; t < 8; t++) codes[t] = column[(size_t)t * n];
+            long long packed;
+            memcpy(&packed, codes, sizeof packed);
+            __m256 w = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(packed)));
+            w = _mm256_mul_ps(_mm256_mul_ps(w, scale), inv127);
+            for (size_t r = 0; r < rows; r++) {
+                __m256 product = _mm256_mul_ps(_mm256_set1_ps(xt[r * count + j]), w);
+                _mm256_storeu_ps(sums + 8 * r, _mm256_add_ps(_mm256_loadu_ps(sums + 8 * r), product));
+            }
+        }
+        for (size_t r = 0; r < rows; r++) {
+            float *yr = y + r * ldy + o;
+            _mm256_storeu_ps(yr, _mm256_add_ps(_mm256_loadu_ps(yr), _mm256_loadu_ps(sums + 8 * r)));
+        }
+    }
+    if (buffer != stack) free(buffer);
+    // The last outputs (fewer than eight) one by one, as the portable kernel does.
+    if (o < o_end) nibble_i8_add_outliers_scalar(xh, rows, n, cols, count, cb, scb, o, o_end, y, ldy);
 }
 
 AVX2 void nibble_quantize_i8_rows_avx2(const float *x, size_t rows, size_t n, float threshold, int8_t *q,

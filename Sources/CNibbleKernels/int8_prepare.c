@@ -5,6 +5,9 @@
 
 size_t nibble_i8_prepare(nibble_impl impl, const float *x, size_t rows, size_t n, float threshold, float *xh,
                          int8_t *q, float *absmax, int32_t *cols) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (impl >= NIBBLE_IMPL_AVX2) return nibble_i8_prepare_avx2(x, rows, n, threshold, xh, q, absmax, cols);
+#endif
     nibble_round_f32(impl, NIBBLE_ROUND_F16, x, xh, rows * n);
     size_t count = 0;
     if (threshold > 0) {
@@ -26,8 +29,21 @@ size_t nibble_i8_prepare(nibble_impl impl, const float *x, size_t rows, size_t n
     return count;
 }
 
-void nibble_i8_add_outliers(const float *xh, size_t rows, size_t n, const int32_t *cols, size_t count,
+void nibble_i8_add_outliers(nibble_impl impl, const float *xh, size_t rows, size_t n, const int32_t *cols, size_t count,
                             const int8_t *cb, const float *scb, size_t o_begin, size_t o_end, float *y, size_t ldy) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (impl >= NIBBLE_IMPL_AVX2) {
+        nibble_i8_add_outliers_avx2(xh, rows, n, cols, count, cb, scb, o_begin, o_end, y, ldy);
+        return;
+    }
+#endif
+    (void)impl;
+    nibble_i8_add_outliers_scalar(xh, rows, n, cols, count, cb, scb, o_begin, o_end, y, ldy);
+}
+
+void nibble_i8_add_outliers_scalar(const float *xh, size_t rows, size_t n, const int32_t *cols, size_t count,
+                                   const int8_t *cb, const float *scb, size_t o_begin, size_t o_end, float *y,
+                                   size_t ldy) {
     // Products and sums rounded one at a time (never fused), in column order from zero, then added to y: the
     // order of the reference forward, so results match it bit for bit. Every input row keeps its own sum, so
     // the loop over rows (innermost, contiguous) vectorizes without changing any row's order.

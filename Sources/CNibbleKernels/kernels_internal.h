@@ -225,6 +225,10 @@ static inline void nibble_i8_put(const nibble_i8_sink *s, size_t r, size_t o, ui
 void nibble_matmul_i8_scalar(const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n, size_t o_begin,
                              size_t o_end, const float *row_scale, const float *col_scale, float k, int32_t *yi,
                              float *yf, size_t ldy);
+/// `nibble_i8_add_outliers` in portable C (the vector one's reference, and its path for the last outputs).
+void nibble_i8_add_outliers_scalar(const float *xh, size_t rows, size_t n, const int32_t *cols, size_t count,
+                                   const int8_t *cb, const float *scb, size_t o_begin, size_t o_end, float *y,
+                                   size_t ldy);
 void nibble_quantize_i8_rows_scalar(const float *x, size_t rows, size_t n, float threshold, int8_t *q,
                                      float *absmax);
 void nibble_matmul_4bit_scalar(const nibble_4bit_weight *w, const float *x, size_t rows, size_t ldx, size_t o_begin,
@@ -257,6 +261,11 @@ void nibble_matmul_i8_avx512(const int8_t *a, size_t rows, size_t lda, const int
                              size_t o_end, const float *row_scale, const float *col_scale, float k, int32_t *yi,
                              float *yf, size_t ldy);
 void nibble_quantize_i8_rows_avx2(const float *x, size_t rows, size_t n, float threshold, int8_t *q, float *absmax);
+void nibble_i8_add_outliers_avx2(const float *xh, size_t rows, size_t n, const int32_t *cols, size_t count,
+                                 const int8_t *cb, const float *scb, size_t o_begin, size_t o_end, float *y,
+                                 size_t ldy);
+size_t nibble_i8_prepare_avx2(const float *x, size_t rows, size_t n, float threshold, float *xh, int8_t *q,
+                              float *absmax, int32_t *cols);
 void nibble_round_f32_avx2(nibble_round_format format, const float *src, float *dst, size_t n);
 #endif
 

@@ -55,9 +55,10 @@ public enum Int8Kernels {
     public static func addOutlierColumns(_ xh: UnsafePointer<Float>, rows: Int, inner: Int,
                                          columns cols: UnsafePointer<Int32>, count: Int, cb: UnsafePointer<Int8>,
                                          scb: UnsafePointer<Float>, out: Int, outputs: Range<Int>,
-                                         into y: UnsafeMutablePointer<Float>) {
+                                         into y: UnsafeMutablePointer<Float>, path: KernelPath = .current) {
         guard rows > 0, count > 0, !outputs.isEmpty else { return }
-        nibble_i8_add_outliers(xh, rows, inner, cols, count, cb, scb, outputs.lowerBound, outputs.upperBound, y, out)
+        nibble_i8_add_outliers(path.implementation, xh, rows, inner, cols, count, cb, scb, outputs.lowerBound,
+                               outputs.upperBound, y, out)
     }
 
     /// LLM.int8() row-wise activation quantization: entries with |v| ≥ threshold (threshold > 0) count as 0;

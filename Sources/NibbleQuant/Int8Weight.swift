@@ -145,7 +145,8 @@ public struct Int8Weight: LinearWeight, Sendable {
                                                   colScale: sp.baseAddress!, k: k, outputs: range, into: y,
                                                   weightSymmetric: symmetric, path: path)
                     Int8Kernels.addOutlierColumns(xh, rows: rows, inner: n, columns: cols, count: outliers,
-                                                  cb: bp.baseAddress!, scb: sp.baseAddress!, out: m, outputs: range, into: y)
+                                                  cb: bp.baseAddress!, scb: sp.baseAddress!, out: m, outputs: range,
+                                                  into: y, path: path)
                 }
             }
         }, cleanup: {

@@ -113,8 +113,9 @@ size_t nibble_i8_prepare(nibble_impl impl, const float *x, size_t rows, size_t n
 /// y[r · ldy + o] += Σ_j xh[r · n + cols[j]] · ((cb[o · n + cols[j]] · scb[o]) · (1/127)), the sum taken from
 /// zero in column order with every product and sum rounded on its own.
 /// - xh: `(rows, n)`; cols: `(count)`; cb: `(out, n)` int8 weight; scb: `(out)` its row absmax.
-void nibble_i8_add_outliers(const float *xh, size_t rows, size_t n, const int32_t *cols, size_t count,
-                            const int8_t *cb, const float *scb, size_t o_begin, size_t o_end, float *y, size_t ldy);
+void nibble_i8_add_outliers(nibble_impl impl, const float *xh, size_t rows, size_t n, const int32_t *cols,
+                            size_t count, const int8_t *cb, const float *scb, size_t o_begin, size_t o_end, float *y,
+                            size_t ldy);
 
 /// A blockwise 4-bit weight `(out, n)` as bitsandbytes stores it: the matrix flattened row-major, two codes
 /// per byte (first element in the high nibble), one absmax per `blocksize` consecutive elements.
