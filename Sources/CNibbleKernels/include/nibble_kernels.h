@@ -206,8 +206,9 @@ typedef void (*nibble_task_fn)(void *context, size_t task);
 void nibble_pool_run(size_t threads, size_t tasks, nibble_task_fn fn, void *context);
 
 /// Makes the C allocator map blocks of `bytes` or more on their own, so they go back to the system when freed
-/// (glibc's `M_MMAP_THRESHOLD`, which also stops it raising the threshold by itself). Returns 0 where there is
-/// no such setting or it was refused.
+/// (glibc's `M_MMAP_THRESHOLD`, which also stops it raising the threshold by itself), and keep up to twice that
+/// much freed heap for reuse (`M_TRIM_THRESHOLD`, unless `MALLOC_TRIM_THRESHOLD_` is set). Returns 0 where there
+/// is no such setting or it was refused.
 int nibble_set_mapping_threshold(size_t bytes);
 
 #endif
