@@ -286,8 +286,7 @@ AVX2 void nibble_i8_add_outliers_avx2(const float *xh, size_t rows, size_t n, co
     if (count == 0 || o_begin >= o_end) return;
     float stack[4096];
     size_t need = count * rows + 8 * rows;
-    float *buffer = need <= 4096 ? stack : malloc(need * sizeof(float));
-    if (!buffer) abort();
+    float *buffer = nibble_scratch_floats(stack, 4096, need);
     float *xt = buffer;                 // (rows, count) each row's outlier inputs, in column order
     float *sums = xt + count * rows;    // (rows, 8) the sums of eight outputs for every row
     for (size_t r = 0; r < rows; r++)
@@ -316,7 +315,7 @@ AVX2 void nibble_i8_add_outliers_avx2(const float *xh, size_t rows, size_t n, co
             _mm256_storeu_ps(yr, _mm256_add_ps(_mm256_loadu_ps(yr), _mm256_loadu_ps(sums + 8 * r)));
         }
     }
-    if (buffer != stack) free(buffer);
+    nibble_release_scratch(buffer, stack);
     // The last outputs (fewer than eight) one by one, as the portable kernel does.
     if (o < o_end) nibble_i8_add_outliers_scalar(xh, rows, n, cols, count, cb, scb, o, o_end, y, ldy);
 }

@@ -53,8 +53,7 @@ void nibble_i8_add_outliers_scalar(const float *xh, size_t rows, size_t n, const
     if (count == 0 || o_begin >= o_end) return;
     float stack[4096];
     size_t need = count * rows + count + rows;
-    float *buffer = need <= 4096 ? stack : malloc(need * sizeof(float));
-    if (!buffer) abort();
+    float *buffer = nibble_scratch_floats(stack, 4096, need);
     float *xt = buffer;                 // (count, rows) the outlier inputs, column by column
     float *w = xt + count * rows;       // (count) one output's outlier weights
     float *acc = w + count;             // (rows) one output's sums
@@ -72,5 +71,5 @@ void nibble_i8_add_outliers_scalar(const float *xh, size_t rows, size_t n, const
         }
         for (size_t r = 0; r < rows; r++) y[r * ldy + o] += acc[r];
     }
-    if (buffer != stack) free(buffer);
+    nibble_release_scratch(buffer, stack);
 }

@@ -3,6 +3,7 @@
 
 #include "nibble_kernels.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /// Weight rows per cache block: a block (at most 32 KiB of f32, 16 KiB of halves at n = 512; more for wider
@@ -39,6 +40,18 @@
 /// weight exactly once; the hardware prefetcher alone keeps too few lines in flight for one core to approach
 /// the memory's read rate (measured: 6.3 → 10 GB/s per core for 4-bit codes, best at 2 KiB of 1–16 KiB).
 #define NIBBLE_PREFETCH_BYTES 2048
+
+/// Scratch of `need` floats: the caller's `stack` array (`capacity` floats) when it is large enough, else the heap
+/// (aborting when that fails, as every kernel buffer does). Give it back with `nibble_release_scratch`.
+static inline float *nibble_scratch_floats(float *stack, size_t capacity, size_t need) {
+    float *buffer = need <= capacity ? stack : malloc(need * sizeof(float));
+    if (!buffer) abort();
+    return buffer;
+}
+
+static inline void nibble_release_scratch(float *buffer, const float *stack) {
+    if (buffer != stack) free(buffer);
+}
 
 /// IEEE half bits to float32, exact for every input (subnormals, infinities, NaN payloads).
 static inline float nibble_half_to_float(uint16_t h) {
