@@ -103,20 +103,51 @@ void nibble_matmul_i8_scaled(nibble_impl impl, const int8_t *a, size_t rows, siz
     nibble_matmul_i8_scalar(a, rows, lda, b, n, o_begin, o_end, row_scale, col_scale, k, NULL, y, ldy);
 }
 
-void nibble_matmul_4bit(nibble_impl impl, const nibble_4bit_weight *w, const float *x, size_t rows, size_t ldx,
-                        size_t o_begin, size_t o_end, float *y, size_t ldy) {
+/// Which 4-bit input layout `impl` runs for rows of n in blocks of blocksize.
+typedef enum { FOURBIT_AS_IS, FOURBIT_AVX2, FOURBIT_AVX512 } fourbit_layout;
+
+static fourbit_layout fourbit_layout_for(nibble_impl impl, size_t n, size_t blocksize) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (impl == NIBBLE_IMPL_AVX512 && nibble_4bit_avx512_handles(w)) {
-        nibble_matmul_4bit_avx512(w, x, rows, ldx, o_begin, o_end, y, ldy);
+    if (impl == NIBBLE_IMPL_AVX512 && nibble_4bit_avx512_handles(n, blocksize)) return FOURBIT_AVX512;
+    if (impl >= NIBBLE_IMPL_AVX2 && nibble_4bit_avx2_permutes(n, blocksize)) return FOURBIT_AVX2;
+#endif
+    (void)impl;
+    (void)n;
+    (void)blocksize;
+    return FOURBIT_AS_IS;
+}
+
+size_t nibble_4bit_input_floats(nibble_impl impl, size_t n, size_t blocksize, nibble_round_format compute, size_t rows) {
+    if (fourbit_layout_for(impl, n, blocksize) == FOURBIT_AS_IS && compute == NIBBLE_ROUND_F32) return 0;
+    return rows * n;
+}
+
+void nibble_4bit_prepare_input(nibble_impl impl, size_t n, size_t blocksize, nibble_round_format compute,
+                               const float *x, size_t rows, size_t ldx, float *xp) {
+    switch (fourbit_layout_for(impl, n, blocksize)) {
+#if defined(__x86_64__) || defined(__i386__)
+    case FOURBIT_AVX512: nibble_4bit_prepare_avx512(compute, x, rows, ldx, n, xp); return;
+    case FOURBIT_AVX2: nibble_4bit_prepare_avx2(compute, x, rows, ldx, n, xp); return;
+#endif
+    default:
+        for (size_t r = 0; r < rows; r++) nibble_round_f32(impl, compute, x + r * ldx, xp + r * n, n);
+    }
+}
+
+void nibble_matmul_4bit(nibble_impl impl, const nibble_4bit_weight *w, const float *xp, size_t rows, size_t o_begin,
+                        size_t o_end, float *y, size_t ldy) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (impl == NIBBLE_IMPL_AVX512 && nibble_4bit_avx512_handles(w->n, w->blocksize)) {
+        nibble_matmul_4bit_avx512(w, xp, rows, o_begin, o_end, y, ldy);
         return;
     }
     if (impl >= NIBBLE_IMPL_AVX2) {
-        nibble_matmul_4bit_avx2(w, x, rows, ldx, o_begin, o_end, y, ldy);
+        nibble_matmul_4bit_avx2(w, xp, rows, o_begin, o_end, y, ldy);
         return;
     }
 #endif
     (void)impl;
-    nibble_matmul_4bit_scalar(w, x, rows, ldx, o_begin, o_end, y, ldy);
+    nibble_matmul_4bit_scalar(w, xp, rows, w->n, o_begin, o_end, y, ldy);
 }
 
 void nibble_quantize_i8_rows(nibble_impl impl, const float *x, size_t rows, size_t n, float threshold, int8_t *q,

@@ -6,7 +6,8 @@
 //
 // Lane j of a 64-byte chunk covers bytes 4j … 4j + 3, i.e. elements 8j … 8j + 7. Shifting by 4s gives, in
 // every lane, element 8j + 2⌊s/2⌋ + (s even ? 1 : 0) (little-endian bytes; the high nibble is the earlier
-// element). The input rows are permuted into that order once per call, so the dot products need no shuffles.
+// element). The input rows are permuted into that order (and rounded to the compute format) once per product
+// by `nibble_4bit_prepare_avx512`, so the dot products need no shuffles.
 //
 // Fast layout only: rows of a multiple of 128 elements and a block size of 64 or a multiple of 128 (every
 // bitsandbytes checkpoint of a real model); other shapes use the AVX2 kernel. With 64-element blocks, lanes
@@ -22,8 +23,8 @@
 /// Elements per chunk: one 64-byte load of codes.
 #define CHUNK 128
 
-int nibble_4bit_avx512_handles(const nibble_4bit_weight *w) {
-    return w->n > 0 && w->n % CHUNK == 0 && (w->blocksize == 64 || w->blocksize % CHUNK == 0);
+int nibble_4bit_avx512_handles(size_t n, size_t blocksize) {
+    return n > 0 && n % CHUNK == 0 && (blocksize == 64 || blocksize % CHUNK == 0);
 }
 
 /// Sixteen values rounded to bfloat16 (nearest even; NaN kept quiet) and widened back.
@@ -45,9 +46,10 @@ AVX512 INLINE __m512 round16(nibble_round_format format, __m512 v) {
     }
 }
 
-/// dst `(rows, n)` = x `(rows, ldx)` with each chunk of 128 columns in decode order (see the top of the file):
-/// output vector s of a chunk gathers, from lane j, element 8j + 2⌊s/2⌋ + (s even ? 1 : 0).
-AVX512 static void permute_rows(const float *x, size_t rows, size_t ldx, size_t n, float *dst) {
+/// dst `(rows, n)` = x `(rows, ldx)` rounded to `format`, each chunk of 128 columns in decode order (see the top
+/// of the file): output vector s of a chunk gathers, from lane j, element 8j + 2⌊s/2⌋ + (s even ? 1 : 0).
+AVX512 void nibble_4bit_prepare_avx512(nibble_round_format format, const float *x, size_t rows, size_t ldx, size_t n,
+                                       float *dst) {
     const __m512i lanes = _mm512_setr_epi32(0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120);
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * ldx;
@@ -55,7 +57,7 @@ AVX512 static void permute_rows(const float *x, size_t rows, size_t ldx, size_t 
         for (size_t c = 0; c < n; c += CHUNK)
             for (int s = 0; s < 8; s++) {
                 __m512i index = _mm512_add_epi32(lanes, _mm512_set1_epi32(2 * (s / 2) + (s % 2 == 0)));
-                _mm512_storeu_ps(dr + c + 16 * s, _mm512_i32gather_ps(index, xr + c, 4));
+                _mm512_storeu_ps(dr + c + 16 * s, round16(format, _mm512_i32gather_ps(index, xr + c, 4)));
             }
     }
 }
@@ -169,22 +171,15 @@ AVX512 INLINE float span_rounded(const nibble_4bit_weight *w, size_t begin, size
     return store ? 0 : _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
-AVX512 void nibble_matmul_4bit_avx512(const nibble_4bit_weight *w, const float *x, size_t rows, size_t ldx,
-                                      size_t o_begin, size_t o_end, float *y, size_t ldy) {
+AVX512 void nibble_matmul_4bit_avx512(const nibble_4bit_weight *w, const float *xp, size_t rows, size_t o_begin,
+                                      size_t o_end, float *y, size_t ldy) {
     size_t n = w->n;
     const __m512 code = _mm512_loadu_ps(w->code);
-    // (rows, n) input in decode order: on the stack for one row (decode calls this for every chunk of every
-    // matmul, so an allocation per call shows up).
-    float stack[8192] __attribute__((aligned(64)));
-    float *xp = rows * n <= 8192 ? stack : aligned_alloc(64, (rows * n * sizeof(float) + 63) / 64 * 64);
-    if (!xp) abort();
-    permute_rows(x, rows, ldx, n, xp);
     if (rows == 1) {
         // Decode fused with the dot product: each code is read once and never stored.
         for (size_t o = o_begin; o < o_end; o++)
             y[o] = w->compute == NIBBLE_ROUND_F32 ? dot_f32(w, o * n, (o + 1) * n, xp, code)
                                                   : span_rounded(w, o * n, (o + 1) * n, xp, NULL, 0, code);
-        if (xp != stack) free(xp);
         return;
     }
     // Several input rows: decode a block of weight rows once (it stays in cache) and run the float kernel on
@@ -197,6 +192,5 @@ AVX512 void nibble_matmul_4bit_avx512(const nibble_4bit_weight *w, const float *
         nibble_matmul_avx512(NIBBLE_WEIGHT_F32, xp, rows, n, scratch, n, 0, count, y + block, ldy);
     }
     free(scratch);
-    if (xp != stack) free(xp);
 }
 #endif

@@ -264,11 +264,20 @@ void nibble_f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n);
 void nibble_matmul_i8_avx2(const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n, size_t o_begin,
                            size_t o_end, const float *row_scale, const float *col_scale, float k, int32_t *yi,
                            float *yf, size_t ldy, int b_symmetric);
-void nibble_matmul_4bit_avx2(const nibble_4bit_weight *w, const float *x, size_t rows, size_t ldx, size_t o_begin,
-                             size_t o_end, float *y, size_t ldy);
-/// Whether `nibble_matmul_4bit_avx512` takes this weight's layout (otherwise the AVX2 kernel runs).
-int nibble_4bit_avx512_handles(const nibble_4bit_weight *w);
-void nibble_matmul_4bit_avx512(const nibble_4bit_weight *w, const float *x, size_t rows, size_t ldx, size_t o_begin,
+/// Whether the AVX2 4-bit kernel reads its input reordered (`nibble_4bit_prepare_avx2`) for this layout.
+int nibble_4bit_avx2_permutes(size_t n, size_t blocksize);
+/// xp `(rows, n)` = x `(rows, ldx)` rounded to `compute` in the AVX2 decode order (a permuting layout).
+void nibble_4bit_prepare_avx2(nibble_round_format compute, const float *x, size_t rows, size_t ldx, size_t n,
+                              float *xp);
+/// xp: prepared by `nibble_4bit_prepare_avx2` for a permuting layout, otherwise x rounded `(rows, n)`.
+void nibble_matmul_4bit_avx2(const nibble_4bit_weight *w, const float *xp, size_t rows, size_t o_begin, size_t o_end,
+                             float *y, size_t ldy);
+/// Whether `nibble_matmul_4bit_avx512` takes this layout (otherwise the AVX2 kernel runs).
+int nibble_4bit_avx512_handles(size_t n, size_t blocksize);
+/// xp `(rows, n)` = x `(rows, ldx)` rounded to `compute` in the AVX-512 decode order.
+void nibble_4bit_prepare_avx512(nibble_round_format compute, const float *x, size_t rows, size_t ldx, size_t n,
+                                float *xp);
+void nibble_matmul_4bit_avx512(const nibble_4bit_weight *w, const float *xp, size_t rows, size_t o_begin,
                                size_t o_end, float *y, size_t ldy);
 void nibble_matmul_i8_avx512(const int8_t *a, size_t rows, size_t lda, const int8_t *b, size_t n, size_t o_begin,
                              size_t o_end, const float *row_scale, const float *col_scale, float k, int32_t *yi,

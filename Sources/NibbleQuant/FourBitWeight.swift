@@ -83,8 +83,8 @@ public struct FourBitWeight: LinearWeight, Sendable {
         prepareProduct(x, rows: rows, into: y, path: .current)
     }
 
-    /// `prepareProduct` on a chosen kernel path: the input is rounded to the compute dtype once, then every
-    /// range decodes its own weight rows.
+    /// `prepareProduct` on a chosen kernel path: the input is rounded to the compute dtype (and put in the
+    /// kernel's order) once, then every range decodes its own weight rows.
     public func prepareProduct(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>,
                                path: KernelPath) -> PreparedProduct {
         let (out, inF) = (outFeatures, inFeatures)
@@ -94,29 +94,25 @@ public struct FourBitWeight: LinearWeight, Sendable {
                 for r in 0..<rows { (y + r * out + range.lowerBound).initialize(repeating: 0, count: range.count) }
             }
         }
-        let count = rows * inF
         let rounding = computeDType.rounding
-        var rounded: UnsafeMutablePointer<Float>? = nil  // (rows, in) input in the compute dtype
-        if rounding != .f32 {
-            rounded = UnsafeMutablePointer<Float>.allocate(capacity: count)
-            rounding.round(x, into: rounded!, count: count, path: path)
-        }
-        let xc = rounded.map { UnsafePointer($0) } ?? x
+        let input = FourBitKernels.PreparedInput(x, rows: rows, inFeatures: inF, blocksize: blocksize, compute: rounding,
+                                                 path: path)
         let weight = self
         // Decoding costs a few operations per weight on top of the multiply-add, so even one input row is
         // worth splitting early.
         return PreparedProduct(outFeatures: out, work: 4 * out * inF * rows, chunksPerThread: 4, run: { range in
-            weight.multiply(xc, rows: rows, into: y, outputs: range, compute: rounding, path: path)
-        }, cleanup: { rounded?.deallocate() })
+            weight.multiply(input, rows: rows, into: y, outputs: range, compute: rounding, path: path)
+        }, cleanup: { input.release() })
     }
 
-    /// Output features `outputs` of `x · dequant(W)ᵀ` for input already rounded to the compute dtype.
-    private func multiply(_ xc: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, outputs: Range<Int>,
-                          compute: FloatRounding, path: KernelPath) {
+    /// Output features `outputs` of `x · dequant(W)ᵀ` for an input prepared on `path`.
+    private func multiply(_ input: FourBitKernels.PreparedInput, rows: Int, into y: UnsafeMutablePointer<Float>,
+                          outputs: Range<Int>, compute: FloatRounding, path: KernelPath) {
         let (out, inF, blocksize) = (outFeatures, inFeatures, self.blocksize)
         let run = { (packed: UnsafePointer<UInt8>, code: UnsafePointer<Float>, scales: FourBitKernels.BlockScales) in
             FourBitKernels.matmul(packed: packed, code: code, blocksize: blocksize, scales: scales, compute: compute,
-                                  outFeatures: out, inFeatures: inF, x: xc, rows: rows, y: y, outputs: outputs, path: path)
+                                  outFeatures: out, inFeatures: inF, input: input, rows: rows, y: y, outputs: outputs,
+                                  path: path)
         }
         packed.withUnsafeBufferPointer { pp in
             quantType.code.withUnsafeBufferPointer { cp in

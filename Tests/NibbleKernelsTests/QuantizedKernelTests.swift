@@ -204,12 +204,16 @@ import Testing
         func dequantized(_ rounding: FloatRounding, doubleQuant: Bool) -> [Float] {
             (0..<(out * inp)).map { e in
                 let byte = packed[e >> 1]
-                let v = code[Int(e & 1 == 0 ? byte >> 4 : byte & 0x0F)] * scale(e / blocksize, doubleQuant: doubleQuant)
-                switch rounding {
-                case .f32: return v
-                case .f16: return roundToF16(v)
-                case .bf16: return roundToBF16(v)
-                }
+                return Self.round(code[Int(e & 1 == 0 ? byte >> 4 : byte & 0x0F)] * scale(e / blocksize, doubleQuant: doubleQuant),
+                                  to: rounding)
+            }
+        }
+
+        static func round(_ v: Float, to rounding: FloatRounding) -> Float {
+            switch rounding {
+            case .f32: return v
+            case .f16: return roundToF16(v)
+            case .bf16: return roundToBF16(v)
             }
         }
 
@@ -244,7 +248,8 @@ import Testing
     }
 
     /// One-hot input rows select single weights, so every decoded value is checked bit for bit — on the fused
-    /// one-row path (row by row) and on the block-decoding path (all rows at once).
+    /// one-row path (row by row), the register-decoding path of a few rows (2, 3, 8 at once) and the
+    /// block-decoding path (all rows at once).
     @Test(arguments: [FloatRounding.f32, .f16, .bf16])
     func fourBitDecodesExactly(rounding: FloatRounding) {
         var rng = SeededRandom(seed: 11)
@@ -262,6 +267,17 @@ import Testing
                                                doubleQuant: doubleQuant, path: path)
                         for o in 0..<out { #expect(one[o] == expected[o * inp + j], "\(path) one-row [\(o), \(j)]") }
                     }
+                    for few in [2, 3, 8] where few <= inp {
+                        let first = inp - few  // the last columns: a row's end is where blocks and slices meet
+                        let some = weight.apply(Array(identity[(first * inp)..<(inp * inp)]), rows: few,
+                                                rounding: rounding, doubleQuant: doubleQuant, path: path)
+                        for r in 0..<few {
+                            for o in 0..<out {
+                                #expect(some[r * out + o] == expected[o * inp + first + r],
+                                        "\(path) \(few) rows \(out)x\(inp)/\(blocksize) [\(o), \(first + r)]")
+                            }
+                        }
+                    }
                     for j in 0..<inp {
                         for o in 0..<out {
                             #expect(all[j * out + o] == expected[o * inp + j],
@@ -278,17 +294,20 @@ import Testing
         var rng = SeededRandom(seed: 12)
         // Rows of 32k elements with blocks of 32k take the AVX2 fast layout, rows of 128k with blocks of 64 or
         // 128k the AVX-512 one; (40, 512) crosses nested absmax groups; (9, 384, 256) and (3, 128, 4096) start
-        // rows inside a block.
+        // rows inside a block; (8, 2048) takes 2 … 6 rows decoded in registers over several column slices and 8
+        // rows through a decoded block.
         let shapes = [(1, 1, 64), (3, 7, 64), (9, 37, 64), (4, 64, 64), (17, 100, 64), (5, 257, 128), (2, 2048, 64),
                       (300, 515, 64), (40, 512, 64), (13, 96, 32), (7, 320, 256), (9, 384, 256), (3, 128, 4096),
-                      (70, 512, 128)]
+                      (70, 512, 128), (8, 2048, 64)]
         for (out, inp, blocksize) in shapes {
             let weight = FourBit(out: out, inp: inp, blocksize: blocksize, rng: &rng)
             for doubleQuant in [false, true] {
                 let dequantized = weight.dequantized(rounding, doubleQuant: doubleQuant)
-                for rows in [1, 2, 3, 5, 9, 16] {
+                for rows in [1, 2, 3, 5, 8, 9, 16] {
                     let x = KernelReferenceTests.random(rows * inp, &rng)
-                    let expected = KernelReferenceTests.naiveMatmul(x, dequantized, rows: rows, out: out, inp: inp)
+                    // The kernel rounds its input to the compute format, as the weights are.
+                    let rounded = x.map { FourBit.round($0, to: rounding) }
+                    let expected = KernelReferenceTests.naiveMatmul(rounded, dequantized, rows: rows, out: out, inp: inp)
                     for path in Self.paths {
                         let y = weight.apply(x, rows: rows, rounding: rounding, doubleQuant: doubleQuant, path: path)
                         let error = MatmulKernelTests.maxError(y, expected)

@@ -144,15 +144,27 @@ typedef struct {
     size_t out, n;
 } nibble_4bit_weight;
 
-/// y[r * ldy + o] = Σ_i x[r * ldx + i] · dequant(W)[o][i] for r in [0, rows), o in [o_begin, o_end), where
+/// Floats of prepared input the 4-bit kernel of `impl` reads for `rows` rows of `n` columns (blocks of
+/// `blocksize`, weights rounded to `compute`): the rows rounded to `compute` and, on the vector paths, in the
+/// order the decoded weights come out. 0 when it reads the input as it is (float32 compute, no reordering).
+size_t nibble_4bit_input_floats(nibble_impl impl, size_t n, size_t blocksize, nibble_round_format compute, size_t rows);
+
+/// xp `(rows, n)` = x `(rows, ldx)` prepared for the 4-bit kernel (see `nibble_4bit_input_floats`). Done once per
+/// product, not per range of outputs.
+void nibble_4bit_prepare_input(nibble_impl impl, size_t n, size_t blocksize, nibble_round_format compute,
+                               const float *x, size_t rows, size_t ldx, float *xp);
+
+/// y[r * ldy + o] = Σ_i x[r][i] · dequant(W)[o][i] for r in [0, rows), o in [o_begin, o_end), where
 /// dequant(W)[o][i] = round_compute(code[q] · absmax[block]) exactly as a full dequantization computes it.
 ///
-/// - x: activations `(rows, ldx)` float32 (already rounded to the compute format), the first `n` columns used.
+/// - xp: the input `(rows, w->n)` prepared by `nibble_4bit_prepare_input` on the same `impl`, or x itself when
+///   `nibble_4bit_input_floats` is 0.
 /// - y: output `(rows, ldy)` float32.
-/// One input row fuses decoding with the dot products; several rows decode a block of weight rows once into
-/// a scratch buffer and reuse it for all of them. The full dequantized matrix never exists.
-void nibble_matmul_4bit(nibble_impl impl, const nibble_4bit_weight *w, const float *x, size_t rows, size_t ldx,
-                        size_t o_begin, size_t o_end, float *y, size_t ldy);
+/// One input row fuses decoding with the dot products; a few rows decode each group of weights into registers
+/// for all of them; many rows decode a block of weight rows once into a scratch buffer and reuse it. The full
+/// dequantized matrix never exists.
+void nibble_matmul_4bit(nibble_impl impl, const nibble_4bit_weight *w, const float *xp, size_t rows, size_t o_begin,
+                        size_t o_end, float *y, size_t ldy);
 
 /// Where one layer's keys and values are in a paged cache: block `b` of the table starts at
 /// `storage + blocks[b] · block_bytes`. Its keys are at `key_offset`, transposed: `(kv_dim, block_size)`, element
