@@ -20,6 +20,9 @@ public struct GenerationRequest: Sendable {
     public var generates = true
     /// A grammar the output must match (structured output); the engine masks every step with it.
     public var grammar: Grammar?
+    /// When set, `grammar` applies only from this text's first occurrence in the output on (the grammar then
+    /// matches from the trigger's first byte): tool calls the model may or may not make.
+    public var grammarTrigger: String?
 
     public init(modelName: String, model: LoadedModel, promptTokens: [Int], parameters: ValidatedParameters,
                 label: String = "") {

@@ -142,6 +142,16 @@ final class ModelEngine: @unchecked Sendable {
         }
     }
 
+    /// A sequence's output constraint; a lazy one sees special tokens as their text (markers often are).
+    private func constraint(for grammar: Grammar, trigger: String?) -> OutputConstraint {
+        guard let trigger else { return OutputConstraint(grammar: grammar, vocabulary: vocabulary) }
+        let vocabulary = vocabulary, tokenizer = loaded.tokenizer
+        return OutputConstraint(grammar: grammar, vocabulary: vocabulary, trigger: trigger) { id in
+            if id >= 0, id < vocabulary.size, let bytes = vocabulary.tokenBytes[id] { return bytes }
+            return Array((tokenizer.tokenString(for: id) ?? "").utf8)
+        }
+    }
+
     /// Validates a new job into a sequence waiting for admission; a job that cannot run ends with its error.
     private func accept(_ job: Job) {
         let request = job.request
@@ -154,7 +164,7 @@ final class ModelEngine: @unchecked Sendable {
             let state = try GenerationState(
                 tokenizer: loaded.tokenizer, promptTokens: request.promptTokens, parameters: request.parameters,
                 eosTokenIds: loaded.eosTokenIds, contextLength: request.cacheCapacity,
-                constraint: request.grammar.map { OutputConstraint(grammar: $0, vocabulary: vocabulary) })
+                constraint: request.grammar.map { constraint(for: $0, trigger: request.grammarTrigger) })
             arrivals += 1
             let cache = KVCache(pool: pool, capacity: request.cacheCapacity)
             waiting.append(EngineSequence(job: job, state: state, cache: cache, order: arrivals))

@@ -5,24 +5,71 @@ import NibbleGrammar
 /// Each step `restrict` masks the processed logits to the tokens the grammar allows (the sequence's stop tokens
 /// only where the text so far is complete), the sampler picks among them, and `accept` advances the matcher.
 /// Generation ends once `isComplete`: nothing but the end can follow.
+///
+/// A lazy constraint (tool calls the model may or may not make) samples freely until its trigger text appears
+/// in the output; the grammar then matches from the trigger's first byte on and constrains every later token.
+/// A trigger followed, within the same token, by text the grammar rejects leaves the output unconstrained.
 public struct OutputConstraint {
     private let constraint: GrammarConstraint
     /// Stop tokens of the sequence (EOS ids and request stop ids): allowed exactly when the grammar can end.
     private var stopTokenIds: Set<Int> = []
+    private let lazy: LazyStart?
+
+    /// Where a lazy constraint is: waiting for its trigger, matching, or off for good.
+    final class LazyStart {
+        enum Phase { case waiting, active, off }
+        let trigger: [UInt8]
+        /// The text of a token, special tokens included (their markers are often the trigger).
+        let tokenText: (Int) -> [UInt8]
+        var phase = Phase.waiting
+        /// The output's last bytes: a trigger may span tokens.
+        var recent: [UInt8] = []
+
+        init(trigger: [UInt8], tokenText: @escaping (Int) -> [UInt8]) {
+            self.trigger = trigger
+            self.tokenText = tokenText
+        }
+    }
 
     /// - Parameters:
     ///   - grammar: the compiled grammar (shared, immutable).
     ///   - vocabulary: the model's vocabulary trie, built once per model.
     public init(grammar: Grammar, vocabulary: TokenVocabulary) {
         constraint = GrammarConstraint(grammar: grammar, vocabulary: vocabulary)
+        lazy = nil
+    }
+
+    /// A lazy constraint: `grammar` applies from the first occurrence of `trigger` in the output on.
+    /// - tokenText: each token's text, special tokens included.
+    public init(grammar: Grammar, vocabulary: TokenVocabulary, trigger: String, tokenText: @escaping (Int) -> [UInt8]) {
+        constraint = GrammarConstraint(grammar: grammar, vocabulary: vocabulary)
+        lazy = trigger.isEmpty ? nil : LazyStart(trigger: Array(trigger.utf8), tokenText: tokenText)
     }
 
     mutating func bind(stopTokenIds: Set<Int>) {
         self.stopTokenIds = stopTokenIds
     }
 
+    /// Whether the grammar applies to the next token (always, unless lazy and not yet triggered).
+    var isActive: Bool { lazy.map { $0.phase == .active } ?? true }
+
     /// Whether only the end can follow.
-    public var isComplete: Bool { constraint.isComplete }
+    public var isComplete: Bool { isActive && constraint.isComplete }
+
+    /// An unconstrained pick of a lazy constraint: looks for the trigger in the output and, once it is there,
+    /// feeds the grammar everything from the trigger on.
+    private func watch(_ token: Int, _ lazy: LazyStart) {
+        guard lazy.phase == .waiting, !stopTokenIds.contains(token) else { return }
+        lazy.recent += lazy.tokenText(token)
+        let trigger = lazy.trigger
+        if lazy.recent.count >= trigger.count,
+           let start = (0...(lazy.recent.count - trigger.count)).first(where: { lazy.recent[$0..<($0 + trigger.count)].elementsEqual(trigger) }) {
+            lazy.phase = constraint.accept(bytes: Array(lazy.recent[start...])) ? .active : .off
+            lazy.recent = []
+        } else if lazy.recent.count >= trigger.count {
+            lazy.recent.removeFirst(lazy.recent.count - trigger.count + 1)
+        }
+    }
 
     /// Picks the next token and advances the matcher with it.
     ///
@@ -31,6 +78,11 @@ public struct OutputConstraint {
     /// arg-max; for plain sampling it is exactly the masked distribution (a rejected draw is redrawn from the
     /// renormalized rest), and most steps then cost a check of one token's bytes instead of a vocabulary walk.
     func pick(_ logits: inout [Float], using sampler: inout Sampler) throws(GenerationError) -> Int? {
+        if let lazy, lazy.phase != .active {
+            let token = sampler.sample(logits)
+            if let token { watch(token, lazy) }
+            return token
+        }
         if let first = sampler.sample(logits) {
             if stopTokenIds.contains(first) {
                 if constraint.canEnd { return first }

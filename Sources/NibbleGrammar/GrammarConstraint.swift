@@ -66,6 +66,16 @@ public final class GrammarConstraint {
         if matcher.compactIfNeeded() { cache.removeAll() }
     }
 
+    /// Advances with raw text (a lazy grammar's start, whose tokens were sampled freely); false, with the
+    /// state unchanged, when the grammar rejects it.
+    public func accept(bytes: [UInt8]) -> Bool {
+        var copy = matcher
+        guard copy.accept(bytes: bytes), copy.failure == nil else { return false }
+        matcher = copy
+        if matcher.compactIfNeeded() { cache.removeAll() }
+        return true
+    }
+
     /// Whether `token` is allowed, checked directly on its bytes (the reference the trie walk must agree with).
     public func allowsDirectly(_ token: Int) -> Bool {
         if vocabulary.endTokenIds.contains(token) { return matcher.canEnd }

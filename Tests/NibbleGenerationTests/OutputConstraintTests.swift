@@ -73,4 +73,58 @@ import Testing
         #expect(ids.count == 12)
         #expect(text.hasPrefix("["))
     }
+
+    /// A lazy constraint over seeded random logits with EOS ranked first: `forced` puts one token first at the
+    /// given steps, and every `#`-bearing token is banned elsewhere, so the trigger appears only where forced.
+    func generateLazy(_ grammar: Grammar, trigger: String, forced: [Int: Int], seed: UInt64) throws -> (text: String, finish: FinishReason?) {
+        var parameters = GenerationParameters()
+        parameters.temperature = 1
+        parameters.seed = seed
+        parameters.maxNewTokens = 40
+        let tokenizer = tokenizer
+        let constraint = OutputConstraint(grammar: grammar, vocabulary: vocabulary, trigger: trigger) {
+            Array(tokenizer.decode([$0], skipSpecialTokens: false).utf8)
+        }
+        var state = try GenerationState(tokenizer: tokenizer, promptTokens: [1], parameters: try parameters.validated(), eosTokenIds: [2],
+                                        contextLength: 1024, constraint: constraint)
+        var rng = SeededRandom(seed: seed)
+        var text = ""
+        let hashes = [3 + 0x23, FakeTokenizer.word("#"), FakeTokenizer.word("##"), FakeTokenizer.word(" ###")]
+        var step = 0
+        while state.finish == nil {
+            var logits = (0..<tokenizer.vocabularySize).map { _ in Float(Double(rng.next() % 1000) / 250) }
+            for id in hashes { logits[id] = -.infinity }
+            logits[2] = 50
+            if let id = forced[step] { logits[id] = 100 }
+            if case .token(_, let piece) = try state.next(logits: &logits) { text += piece }
+            step += 1
+        }
+        return (text, state.finish)
+    }
+
+    /// Free text until the trigger (here split over two tokens), then only what the grammar allows: EOS, which
+    /// outranks everything, is refused until the grammar completes.
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func lazyGrammarAppliesFromItsTrigger(seed: UInt64) throws {
+        let grammar = try Grammar(gbnf: ###"root ::= "##" " the" "!""###)
+        let hash = FakeTokenizer.word("#")
+        // EOS outranks the rest, so free text would end at once: the first steps force other text.
+        let forced = [0: FakeTokenizer.word("Hello"), 1: FakeTokenizer.word(" world"), 2: hash, 3: hash]
+        let (text, finish) = try generateLazy(grammar, trigger: "##", forced: forced, seed: seed)
+        #expect(text == "Hello world## the!")
+        #expect(finish == .stop(.grammarComplete))
+    }
+
+    /// Before the trigger the output is not constrained (EOS ends it), and a trigger the grammar rejects in the
+    /// same token ("###" against "##" then " the") leaves it unconstrained.
+    @Test func lazyGrammarWithoutItsTriggerOrRejectingItIsOff() throws {
+        let grammar = try Grammar(gbnf: ###"root ::= "##" " the" "!""###)
+        let plain = try generateLazy(grammar, trigger: "##", forced: [0: FakeTokenizer.word("Hello")], seed: 4)
+        #expect(plain.text == "Hello")
+        #expect(plain.finish == .stop(.eos(tokenId: 2)))
+        let rejected = try generateLazy(grammar, trigger: "##", forced: [0: FakeTokenizer.word("Hello"), 1: FakeTokenizer.word(" ###")],
+                                        seed: 4)
+        #expect(rejected.text == "Hello ###")
+        #expect(rejected.finish == .stop(.eos(tokenId: 2)))
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NibbleEngine
+import NibbleModels
 @testable import NibbleServer
 import NibbleTestSupport
 import Testing
@@ -146,7 +147,9 @@ struct StructuredOutputServerTests {
         var calls: [(name: String, arguments: String)] = []
         try await withSmolLM2 { server in
             for request in Self.toolRequests {
-                calls += try await Self.checkToolCalls(port: server.port, request: request)
+                // One call per reply: a small model asked for several tends to repeat calls until max_tokens.
+                let body = Self.chatBody(request.prompt, extra: #""tools": \#(Self.toolsJSON), "tool_choice": \#(request.choice), "parallel_tool_calls": false"#)
+                calls += try await Self.checkToolCalls(port: server.port, body: body, expected: request.expected)
             }
         }
         var cases: [[String: Any]] = []
@@ -159,11 +162,40 @@ struct StructuredOutputServerTests {
         #expect(status == 0, "\(report)")
     }
 
-    /// One tool request, whole and streamed: both must be the same valid-looking calls; returns them.
-    static func checkToolCalls(port: Int, request: (prompt: String, choice: String, expected: String?)) async throws
-        -> [(name: String, arguments: String)] {
-        // One call per reply: a small model asked for several tends to repeat calls until max_tokens.
-        let body = chatBody(request.prompt, extra: #""tools": \#(toolsJSON), "tool_choice": \#(request.choice), "parallel_tool_calls": false"#)
+    /// `auto` over a template with a call marker (Qwen2.5's `<tool_call>`): the model answers freely, but a call
+    /// it starts is held to the tools' grammar. In this conversation SmolLM2 starts a call on its own but, left
+    /// alone (`none` shows its raw text), writes a block with no function name in it; under `auto` the same
+    /// start becomes a valid call. ("response" is banned so that it writes `<tool_call>`, not `<tool_response>`.)
+    @Test func autoToolCallIsHeldToTheGrammarOnceStarted() async throws {
+        let file = try #require(RealModelFixtures.smolLM2GGUF)
+        var configuration = ServerConfiguration()
+        var model = ModelConfiguration(name: "smollm2", path: file)
+        model.chatTemplate = ChatTemplateTexts(
+            single: try ChatReferences.rendering(template: "Qwen-Qwen2.5-7B-Instruct", conversation: "user").source, origin: "test")
+        configuration.models = [model]
+        let tool = #"{"type": "function", "function": {"name": "get_weather", "description": "Get the current weather in a city", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}"#
+        let messages = #"[{"role": "user", "content": "What is the weather in Berlin?"}, {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Berlin\"}"}}]}, {"role": "tool", "tool_call_id": "call_1", "content": "{\"temperature\": 12}"}, {"role": "assistant", "content": "It is 12 degrees in Berlin."}, {"role": "user", "content": "What is the weather in Paris?"}]"#
+        func body(_ choice: String) -> String {
+            #"{"model": "smollm2", "messages": \#(messages), "tools": [\#(tool)], "tool_choice": "\#(choice)", "max_tokens": 60, "temperature": 0, "logit_bias": {"7639": -100}}"#
+        }
+        var calls: [(name: String, arguments: String)] = []
+        try await withServer(configuration: configuration, registry: ModelRegistry(specs: configuration.modelSpecs)) { server in
+            let raw = try await Self.post(server.port, "/v1/chat/completions", raw: body("none"))
+            let message = try #require(((try raw.json()["choices"] as? [[String: Any]])?.first?["message"]) as? [String: Any], "\(raw.text)")
+            let text = try #require(message["content"] as? String, "\(raw.text)")
+            #expect(text.contains("<tool_call>") && !text.contains("get_weather"), "the premise: \(text)")
+            calls = try await Self.checkToolCalls(port: server.port, body: body("auto"), expected: "get_weather")
+        }
+        let schema = #"{"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}"#
+        let cases = try calls.map { ["schema": try JSONSerialization.jsonObject(with: Data(schema.utf8)), "output": $0.arguments] }
+        #expect(calls.count == 1)
+        let (status, report) = try JSONSchemaScript.check(cases)
+        #expect(status == 0, "\(report)")
+    }
+
+    /// One tool request (a chat body with `"temperature": 0,`), whole and streamed: both must be the same
+    /// valid-looking calls, of `expected` when given; returns them.
+    static func checkToolCalls(port: Int, body: String, expected: String?) async throws -> [(name: String, arguments: String)] {
         let reply = try await post(port, "/v1/chat/completions", raw: body)
         let first = try #require((try reply.json()["choices"] as? [[String: Any]])?.first, "\(reply.text)")
         #expect(first["finish_reason"] as? String == "tool_calls", "\(reply.text)")
@@ -175,7 +207,7 @@ struct StructuredOutputServerTests {
             #expect((call["id"] as? String)?.hasPrefix("call_") == true)
             let function = try #require(call["function"] as? [String: Any])
             let name = try #require(function["name"] as? String)
-            if let expected = request.expected { #expect(name == expected) }
+            if let expected { #expect(name == expected) }
             found.append((name, function["arguments"] as? String ?? ""))
         }
 

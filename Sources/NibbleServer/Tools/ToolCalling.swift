@@ -95,6 +95,14 @@ struct ToolCalling: Sendable {
         }
     }
 
+    /// Under `auto`, the marker that starts a call in this family's syntax: from it on, decoding is held to the
+    /// call grammar (llama.cpp's lazy grammars do the same). nil where a call has no marker of its own (a bare
+    /// JSON object could as well be an answer), and without a response format's grammar.
+    var lazyTrigger: String? {
+        guard choice == .auto else { return nil }
+        return family.callMarker
+    }
+
     /// The functions a constrained reply may call.
     var callable: [Function] {
         if case .function(let name) = choice { return functions.filter { $0.name == name } }

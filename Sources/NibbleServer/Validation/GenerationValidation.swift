@@ -18,6 +18,8 @@ struct ValidatedGeneration: Sendable {
     var choices = ChoiceOptions()
     /// The grammar the output must match (`response_format`, `json_schema`, `grammar`, or forced tool calls).
     var grammar: Grammar? = nil
+    /// Set for tool calls the model may make: `grammar` applies from this marker on.
+    var grammarTrigger: String? = nil
     /// A chat's tools, when its replies are parsed into `tool_calls`.
     var tools: ToolCalling? = nil
 
@@ -32,6 +34,7 @@ struct ValidatedGeneration: Sendable {
             request.promptLogprobs = choices.echo ? choices.logprobs : nil
             request.generates = choices.generates
             request.grammar = grammar
+            request.grammarTrigger = grammarTrigger
             return request
         }
     }
@@ -111,6 +114,7 @@ struct GenerationValidator: Sendable {
         }
         var conversation = try ChatConversation(dto)
         var grammar = try StructuredOutput.grammar(dto.structured)
+        var grammarTrigger: String?
         let (name, loaded) = try resolve(dto.model)
         let format = try chatFormat(loaded)
         var tools: ToolCalling?
@@ -125,6 +129,10 @@ struct GenerationValidator: Sendable {
                     throw .invalidParameter(name: "tool_choice", reason: "a required tool call cannot be combined with response_format, json_schema or grammar")
                 }
                 grammar = try calling.callGrammar()
+            } else if grammar == nil, let trigger = calling.lazyTrigger {
+                // The model may answer in text; a call it starts is held to the tools' grammar.
+                grammar = try calling.callGrammar()
+                grammarTrigger = trigger
             }
             if calling.parsesReplies {
                 if calling.family.describesToolsInSystemMessage { conversation.describeTools(calling.systemInstructions()) }
@@ -140,6 +148,7 @@ struct GenerationValidator: Sendable {
                                    includeUsage: sampling.streamOptions?.includeUsage ?? false)
         generation.choices = choices
         generation.grammar = grammar
+        generation.grammarTrigger = grammarTrigger
         generation.tools = tools
         // Call markers may be special tokens ([TOOL_CALLS], <|python_tag|>): the parser needs them as text.
         if tools?.family.markersAreSpecialTokens == true { generation.parameters.skipSpecialTokens = false }
