@@ -59,13 +59,7 @@ public enum ModelLoader {
         var lora: LoRAAdapter?
         if let loraDirectory = options.loraDirectory {
             options.progress?(0.02, "reading LoRA adapter")
-            let adapter = try LoRAAdapter(directory: loraDirectory)
-            // Every adapted module must exist in the base model, or the adapter belongs to another model.
-            for module in adapter.modules.keys.sorted() where !archive.contains(module + ".weight") {
-                throw ModelError.invalidAdapter(path: loraDirectory.path,
-                                                reason: "adapts '\(module)', which the base model at \(directory.path) does not have")
-            }
-            lora = adapter
+            lora = try LoRAAdapter.forBase(directory: loraDirectory, basePath: directory.path, hasTensor: archive.contains)
         }
         var builder = WeightBuilder(archive: archive, layout: family.layout, layerCount: family.architecture.layerCount,
                                     dropsTensor: family.dropsTensor, lora: lora)

@@ -48,10 +48,12 @@ struct GGUFCommandTests {
         #expect(object["new_ids"] as? [Int] == Array(c.greedy_new_ids.prefix(12)))
     }
 
-    @Test func loraOnAGGUFIsAClearError() throws {
+    /// llama-tiny's adapter over SmolLM2 (width 576 against 64) is refused, naming the first module whose shape
+    /// does not fit.
+    @Test func loraForAnotherModelOnAGGUFIsAClearError() throws {
         let run = try CommandRunner.nibble(["generate", "--model", RealModelFixtures.smolLM2GGUF!.path, "--prompt", "x",
                                             "--lora", SharedFixtures.model("guanaco-tiny-lora").path])
         #expect(run.status != 0)
-        #expect(run.stderr.contains("LoRA") && run.stderr.contains("GGUF"))
+        #expect(run.stderr.contains("LoRA update for 'model.layers.0.self_attn.q_proj' does not match"), "\(run.stderr)")
     }
 }

@@ -14,6 +14,23 @@ struct ConvertedLlamaGGUFTests {
         try LlamaReferenceTests().check(reference: "llama-tiny-fp32", model: ConvertedLlamaGGUF.file!, tolerance: 1e-3)
     }
 
+    /// A PEFT LoRA over llama-tiny merges into the GGUF's weights at load as into the checkpoint's: the file's
+    /// tensors carry transformers' module names, which the adapter uses.
+    @Test(arguments: ["guanaco-tiny-merged-fp32", "guanaco-tiny-lora-fp32"])
+    func loraMergesIntoTheGGUFModel(reference name: String) throws {
+        var options = LoadOptions(adapterName: "guanaco")
+        options.loraDirectory = SharedFixtures.model("guanaco-tiny-lora")
+        try GuanacoTests.check(try ModelLoader.load(directory: ConvertedLlamaGGUF.file!, options: options), reference: name)
+    }
+
+    /// An adapter for another model is refused by name, as for a checkpoint.
+    @Test func loraForAnotherModelIsRefused() throws {
+        let kjv = try #require(ConvertedLlamaGGUF.convert("kjv-llama-4m"))
+        var options = LoadOptions(adapterName: "guanaco")
+        options.loraDirectory = SharedFixtures.model("guanaco-tiny-lora")
+        #expect(throws: ModelError.self) { try ModelLoader.load(directory: kjv, options: options) }
+    }
+
     /// llama3-rope-tiny (Llama 3 rope scaling with an original context of 64, a byte-level BPE tokenizer) carries
     /// its scaling as llama.cpp's converter writes it: a `rope_freqs` tensor of per-frequency divisors, no scaling
     /// metadata. Loaded with plain RoPE instead, its logits are off by far more than the bound.

@@ -5,7 +5,8 @@ import NibbleTemplates
 import NibbleTokenizer
 
 /// Loads a llama-architecture GGUF file: config and tokenizer from its metadata, weights dequantized to
-/// float32 (F32/F16/BF16 tensors keep their type), then the bitsandbytes config applies as for any checkpoint.
+/// float32 (F32/F16/BF16 tensors keep their type), a PEFT LoRA merged in when given, then the bitsandbytes
+/// config applies as for any checkpoint.
 enum GGUFModelLoader {
     /// Whether `url` names a GGUF file (a regular file starting with the `GGUF` magic).
     static func isGGUF(_ url: URL) -> Bool {
@@ -19,9 +20,6 @@ enum GGUFModelLoader {
     static func load(file url: URL, options: LoadOptions, tokenizer location: ModelLoader.TokenizerLocation) throws -> LoadedModel {
         guard let adapter = ModelAdapters.named(options.adapterName) else {
             throw ModelError.invalidOptions("unknown adapter '\(options.adapterName)' (known: \(ModelAdapters.names.joined(separator: ", ")))")
-        }
-        if options.loraDirectory != nil {
-            throw ModelError.invalidOptions("a LoRA adapter cannot be merged into a GGUF model (merge it into the Hugging Face checkpoint)")
         }
         let gguf = try GGUFFile(path: url.path)
         let architecture = try gguf.string("general.architecture")
@@ -79,8 +77,14 @@ enum GGUFModelLoader {
             specialTokens: specialTokens)
         let source = try GGUFTensorSource(gguf, config: config)
         try DecoderTensorCheck.run(decoder, layout: family.layout, source: source)
+        // The source names tensors as transformers does, so a PEFT adapter finds its modules as in a checkpoint;
+        // it is merged into the weights as they are loaded (dequantized ones included).
+        let lora = try options.loraDirectory.map { directory in
+            options.progress?(0.02, "reading LoRA adapter")
+            return try LoRAAdapter.forBase(directory: directory, basePath: gguf.path, hasTensor: source.contains)
+        }
         var builder = WeightBuilder(archive: source, layout: family.layout, layerCount: decoder.layerCount,
-                                    dropsTensor: family.dropsTensor, lora: nil)
+                                    dropsTensor: family.dropsTensor, lora: lora)
         if let json = options.quantizationConfigJSON {
             let settings: BitsAndBytesConfig
             do { settings = try BitsAndBytesConfig.decodeStrict(from: json) } catch { throw ModelError.invalidOptions("\(error)") }
