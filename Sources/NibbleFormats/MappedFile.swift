@@ -64,6 +64,44 @@ public final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(mapped)
     }
 
+    /// `count` bytes filled by `fill` in an unnamed file in `directory` (created, then unlinked at once, so it goes
+    /// away with the mapping), mapped shared: tensors computed at load for the disk tier, whose pages can be
+    /// dropped after use and read back from the file as a checkpoint's are.
+    public init(spillingTo directory: URL, count: Int, label: String,
+                fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        path = label
+        self.count = count
+        guard count > 0 else {
+            base = nil
+            return
+        }
+        var template = Array(directory.appendingPathComponent("nibble-offload-XXXXXX").path.utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            throw FormatError.unreadable(path: directory.path, reason: "cannot create an offload file: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        guard ftruncate(fd, off_t(count)) == 0 else {
+            throw FormatError.unreadable(path: directory.path, reason: "cannot size an offload file to \(count) bytes: \(String(cString: strerror(errno)))")
+        }
+        let mapped = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        guard let mapped, mapped != MAP_FAILED else {
+            throw FormatError.unreadable(path: directory.path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+        }
+        do {
+            try fill(UnsafeMutableRawBufferPointer(start: mapped, count: count))
+        } catch {
+            munmap(mapped, count)
+            throw error
+        }
+        // Written once; read-only from here on, like a checkpoint's mapping. The written pages stay in the file
+        // (the page cache) and leave this process until a layer reads them.
+        mprotect(mapped, count, PROT_READ)
+        _ = madvise(mapped, count, Int32(MADV_DONTNEED))
+        base = UnsafeRawPointer(mapped)
+    }
+
     deinit {
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
     }

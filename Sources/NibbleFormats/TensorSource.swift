@@ -13,6 +13,13 @@ public protocol TensorSource: Sendable {
     func layout(of name: String) -> (shape: [Int], byteCount: Int)?
     /// Reads a tensor; the error names the source.
     func tensor(_ name: String) throws -> TensorView
+    /// A tensor for the disk tier: its bytes must live in a file mapping, so that pages dropped after use are
+    /// read back from the file. Stored tensors are; a source that computes a tensor at load writes it to a file.
+    func offloadableTensor(_ name: String) throws -> TensorView
+}
+
+extension TensorSource {
+    public func offloadableTensor(_ name: String) throws -> TensorView { try tensor(name) }
 }
 
 extension SafetensorsArchive: TensorSource {

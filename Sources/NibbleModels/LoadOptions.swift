@@ -10,6 +10,9 @@ public struct LoadOptions: Sendable {
     public var deviceMap: DeviceMap?
     /// Per-tier budgets in bytes (`max_memory`), e.g. `[.cpu: 2 << 30]`.
     public var maxMemory: [Tier: Int] = [:]
+    /// Where weights placed on disk that exist only after conversion (a GGUF file's dequantized or reordered
+    /// tensors) are written (`offload_folder`); each goes to an unnamed file that disappears with the model.
+    public var offloadFolder: URL?
     /// A `BitsAndBytesConfig` as JSON (transformers' field names), applied while loading.
     /// A checkpoint's own `quantization_config` is used when this is nil.
     public var quantizationConfigJSON: Data?

@@ -27,10 +27,11 @@ struct WeightBuilder {
             return try storedLinear(name, stored: stored, outFeatures: outFeatures,
                                     inFeatures: inFeatures, hasBias: hasBias, memory: &memory)
         }
-        let view = try archive.tensor(name + ".weight")
         let tier = plan.tier(of: name)
+        let offloaded = tier == .disk && lora?.modules[name] == nil
+        let view = offloaded ? try archive.offloadableTensor(name + ".weight") : try archive.tensor(name + ".weight")
         let weight: DenseWeight
-        if tier == .disk, lora?.modules[name] == nil {
+        if offloaded {
             weight = try dense(view, outFeatures: outFeatures, inFeatures: inFeatures, mapped: true)
         } else if let delta = lora?.delta(for: name) {
             guard delta.count == outFeatures * inFeatures else {

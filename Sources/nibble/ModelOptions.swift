@@ -29,6 +29,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("device-map"), help: "auto, cpu, disk, or a JSON file mapping modules to tiers.")
     var deviceMap: String?
 
+    @Option(name: .customLong("offload-folder"), help: "Directory for weights placed on disk that exist only after conversion (a GGUF file's).")
+    var offloadFolder: String?
+
     func validate() throws {
         if let threads, !(1...4096).contains(threads) { throw ValidationError("--threads must be in 1...4096, got \(threads)") }
     }
@@ -66,6 +69,13 @@ struct ModelOptions: ParsableArguments {
         options.loraDirectory = lora.map { URL(fileURLWithPath: $0, isDirectory: true) }
         options.maxMemory = try memoryBudgets()
         options.deviceMap = try placementMap()
+        if let offloadFolder {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: offloadFolder, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--offload-folder: \(offloadFolder) is not a directory")
+            }
+            options.offloadFolder = URL(fileURLWithPath: offloadFolder, isDirectory: true)
+        }
         options.quantizationConfigJSON = try quantization.json()
         return (directory, options)
     }

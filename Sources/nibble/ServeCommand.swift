@@ -47,6 +47,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, parsing: .singleValue, help: "Memory budget per tier, tier=size (repeatable), e.g. cpu=2GiB.")
     var maxMemory: [String] = []
 
+    @Option(name: .long, help: "Directory for weights placed on disk that exist only after conversion (a GGUF file's).")
+    var offloadFolder: String?
+
     @Option(name: .long, parsing: .singleValue, help: "Accepted API key (repeatable); clients send 'Authorization: Bearer KEY'.")
     var apiKey: [String] = []
 
@@ -165,6 +168,7 @@ struct Serve: AsyncParsableCommand {
         overrides.lora = lora
         overrides.deviceMap = deviceMap
         overrides.maxMemory = maxMemory.isEmpty ? nil : maxMemory
+        overrides.offloadFolder = offloadFolder
         overrides.quantization = try quantization.fields()
         do {
             return try ConfigurationLoader.load(file: file, environment: environment, overrides: overrides)

@@ -23,6 +23,26 @@ struct ConvertedLlamaGGUFTests {
         try GuanacoTests.check(try ModelLoader.load(directory: ConvertedLlamaGGUF.file!, options: options), reference: name)
     }
 
+    /// Layers of a GGUF placed on disk (its q/k rows are reordered and so converted at load) live in unnamed files
+    /// in the offload folder, and the model still gives the reference logits; without a folder it is a clear error.
+    @Test func offloadedLayersGoToTheOffloadFolder() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("nibble-offload-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var options = LoadOptions()
+        options.maxMemory = [.cpu: 9_000_000]  // as for the checkpoint: layer 1, the norm and lm_head go to disk
+        #expect {
+            try ModelLoader.load(directory: ConvertedLlamaGGUF.file!, options: options)
+        } throws: { "\($0)".contains("offload folder") }
+        options.offloadFolder = folder
+        let loaded = try ModelLoader.load(directory: ConvertedLlamaGGUF.file!, options: options)
+        #expect(loaded.placement.tier(of: "model.layers.1") == .disk)
+        #expect((loaded.memory.bytesByTier["disk"] ?? 0) >= 32000 * 128 * 2 + 393_216)
+        // The files are unlinked as soon as they are created: nothing is left behind.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
+        try GuanacoTests.check(loaded, reference: "llama-tiny-fp32")
+    }
+
     /// An adapter for another model is refused by name, as for a checkpoint.
     @Test func loraForAnotherModelIsRefused() throws {
         let kjv = try #require(ConvertedLlamaGGUF.convert("kjv-llama-4m"))

@@ -15,6 +15,7 @@ import Testing
             root = FileManager.default.temporaryDirectory.appendingPathComponent("nibble-config-\(UUID().uuidString)")
             let fm = FileManager.default
             try fm.createDirectory(at: root.appendingPathComponent("models/local"), withIntermediateDirectories: true)
+            try fm.createDirectory(at: root.appendingPathComponent("offload"), withIntermediateDirectories: true)
             let repo = root.appendingPathComponent("hf/hub/models--acme--tiny")
             try fm.createDirectory(at: repo.appendingPathComponent("snapshots/\(commit)"), withIntermediateDirectories: true)
             try fm.createDirectory(at: repo.appendingPathComponent("refs"), withIntermediateDirectories: true)
@@ -51,6 +52,7 @@ import Testing
             placement:
               device_map: auto
               max_memory: {cpu: 2GiB}
+              offload_folder: offload
             defaults:
               max_tokens: 64
               temperature: 0.7
@@ -82,6 +84,7 @@ import Testing
         #expect(local.path.path == scratch.root.appendingPathComponent("models/local").standardizedFileURL.path)
         #expect(local.adapter == "guanaco")
         #expect(local.maxMemory[.cpu] == 2 << 30)
+        #expect(local.offloadFolder?.standardizedFileURL.path == scratch.root.appendingPathComponent("offload").standardizedFileURL.path)
         #expect(local.defaults.maxTokens == 64)
         #expect(local.defaults.temperature == 0.7)
         #expect(local.defaults.stop == ["###"])
@@ -133,6 +136,7 @@ import Testing
         ("models: {x: {adapter: llama}}", "models.x.path"),
         ("models: {x: {path: m, adapter: gpt}}", "models.x.adapter"),
         ("models: {x: {path: m, placement: {max_memory: {gpu: 1GiB}}}}", "models.x.placement.max_memory.gpu"),
+        ("models: {x: {path: m, placement: {offload_folder: nowhere}}}", "models.x.placement.offload_folder"),
         ("models: {x: {path: acme/missing}}", "models.x.path"),
         ("models: {x: {path: m, defaults: {max_tokens: zero}}}", "models.x.defaults.max_tokens"),
         ("server: [1, 2", "(file)"),

@@ -75,7 +75,7 @@ enum GGUFModelLoader {
                 return false
             },
             specialTokens: specialTokens)
-        let source = try GGUFTensorSource(gguf, config: config)
+        let source = try GGUFTensorSource(gguf, config: config, offloadFolder: options.offloadFolder)
         try DecoderTensorCheck.run(decoder, layout: family.layout, source: source)
         // The source names tensors as transformers does, so a PEFT adapter finds its modules as in a checkpoint;
         // it is merged into the weights as they are loaded (dequantized ones included).
@@ -94,11 +94,6 @@ enum GGUFModelLoader {
         let deviceMap = options.deviceMap ?? (options.maxMemory[.cpu] != nil ? .auto : .all(.cpu))
         builder.plan = try PlacementPlanner.plan(modules: try builder.footprints(), deviceMap: deviceMap,
                                                  maxMemory: options.maxMemory, quantized: builder.quantization != nil)
-        // Dequantized tensors live in memory, not in a file the disk tier could page them back from.
-        if builder.plan.hasOffload {
-            throw ModelError.invalidOptions("offloading layers to disk is not supported for GGUF files (their weights are "
-                                            + "dequantized at load); raise the cpu budget or drop --max-memory / --device-map")
-        }
         var memory = WeightMemoryReport()
         let model = try DecoderBuilder(architecture: decoder, layout: family.layout, weights: builder)
             .build(memory: &memory) { fraction in options.progress?(0.05 + 0.95 * fraction, "loading weights") }

@@ -49,6 +49,8 @@ public struct ConfigurationOverrides {
     public var deviceMap: String?
     /// `tier=size` budgets, e.g. `cpu=2GiB`.
     public var maxMemory: [String]?
+    /// `--offload-folder`.
+    public var offloadFolder: String?
     /// KV cache pool per model (`kv_cache_memory`: `2GiB`, `40%` of free memory, `auto`), element type
     /// (`kv_cache_dtype`) and tokens per engine step (`max_batch_tokens`).
     public var kvCacheMemory: String?
@@ -198,6 +200,16 @@ public enum ConfigurationLoader {
         }
     }
 
+    /// An `offload_folder`: an existing directory, resolved against `currentDirectory`.
+    static func offloadFolder(_ value: String, key: String, currentDirectory: URL) throws -> URL {
+        let url = resolve(value, against: currentDirectory)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ConfigurationError(key: key, reason: "\(url.path) is not a directory")
+        }
+        return url
+    }
+
     /// A model's `chat_template`: inline Jinja text (it has a `{{` or `{%` tag) or a file path. Parsed here, so a
     /// broken template is a start-up error naming the key.
     static func chatTemplate(_ value: String, key: String, currentDirectory: URL) throws -> ChatTemplateTexts {
@@ -249,7 +261,10 @@ public enum ConfigurationLoader {
         }
         if let placement = section["placement"] {
             let placementSection = try placement.object()
-            try rejectUnknownKeys(placementSection, known: ["device_map", "max_memory"], in: placement.path)
+            try rejectUnknownKeys(placementSection, known: ["device_map", "max_memory", "offload_folder"], in: placement.path)
+            if let value = placementSection["offload_folder"], !value.isNull {
+                model.offloadFolder = try offloadFolder(try value.string(), key: value.path, currentDirectory: currentDirectory)
+            }
             if let value = placementSection["device_map"] {
                 do { model.deviceMap = try DeviceMap(parsing: value.plain) } catch {
                     throw ConfigurationError(key: value.path, reason: "\(error)")
@@ -364,7 +379,7 @@ public enum ConfigurationLoader {
             configuration.models[0].name = name
         }
         let touchesModel = overrides.adapter != nil || overrides.lora != nil || overrides.quantization != nil
-            || overrides.deviceMap != nil || overrides.maxMemory != nil
+            || overrides.deviceMap != nil || overrides.maxMemory != nil || overrides.offloadFolder != nil
         guard touchesModel else { return }
         if configuration.models.isEmpty {
             configuration.models = [ModelConfiguration(name: embeddedModelName,
@@ -385,6 +400,9 @@ public enum ConfigurationLoader {
             do { model.deviceMap = try DeviceMap(parsing: deviceMap) } catch {
                 throw ConfigurationError(key: "--device-map", reason: "\(error)")
             }
+        }
+        if let folder = overrides.offloadFolder {
+            model.offloadFolder = try offloadFolder(folder, key: "--offload-folder", currentDirectory: currentDirectory)
         }
         for entry in overrides.maxMemory ?? [] {
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)

@@ -61,6 +61,8 @@ public struct ModelConfiguration: Sendable {
     public var deviceMap: DeviceMap?
     /// `max_memory` budgets in bytes.
     public var maxMemory: [Tier: Int] = [:]
+    /// `offload_folder`: where weights placed on disk that exist only after conversion are written.
+    public var offloadFolder: URL?
     /// Defaults applied over the checkpoint's `generation_config.json` and under each request's settings.
     public var defaults = GenerationDefaults()
     /// A chat template replacing the checkpoint's own (`chat_template`: inline text or a file).
@@ -78,6 +80,7 @@ public struct ModelConfiguration: Sendable {
         var options = LoadOptions(adapterName: adapter, loraDirectory: lora)
         options.deviceMap = deviceMap
         options.maxMemory = maxMemory
+        options.offloadFolder = offloadFolder
         options.chatTemplate = chatTemplate
         applyQuantization(quantizationJSON, to: &options)
         return ModelSpec(name: name, directory: path, options: options, aliases: aliases)
