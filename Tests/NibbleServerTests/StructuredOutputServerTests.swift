@@ -193,6 +193,68 @@ struct StructuredOutputServerTests {
         #expect(status == 0, "\(report)")
     }
 
+    /// Qwen3's template (it writes `<think>` blocks): the reply's reasoning goes to `reasoning_content`, whole and
+    /// streamed, and `reasoning_format: "none"` keeps it in the content. A grammar scripts the reply, so SmolLM2
+    /// writes what a reasoning model would.
+    @Test func thinkBlocksGoToReasoningContent() async throws {
+        let file = try #require(RealModelFixtures.smolLM2GGUF)
+        var configuration = ServerConfiguration()
+        var model = ModelConfiguration(name: "smollm2", path: file)
+        model.chatTemplate = ChatTemplateTexts(
+            single: try ChatReferences.rendering(template: "Qwen-Qwen3-0.6B", conversation: "user").source, origin: "test")
+        configuration.models = [model]
+        let reply = "<think>\nThe user says hi. I should greet them.\n</think>\n\nHello there!"
+        let grammar = "root ::= " + String(decoding: try JSONSerialization.data(withJSONObject: [reply], options: [.withoutEscapingSlashes]), as: UTF8.self)
+            .dropFirst().dropLast()
+        func body(_ extra: String) throws -> String {
+            let object: [String: Any] = ["model": "smollm2", "messages": [["role": "user", "content": "Hi!"]], "max_tokens": 60,
+                                         "temperature": 0, "grammar": grammar]
+            var text = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+            if !extra.isEmpty { text = String(text.dropLast()) + ", " + extra + "}" }
+            return text
+        }
+        try await withServer(configuration: configuration, registry: ModelRegistry(specs: configuration.modelSpecs)) { server in
+            let whole = try await Self.post(server.port, "/v1/chat/completions", raw: try body(""))
+            let message = try #require(((try whole.json()["choices"] as? [[String: Any]])?.first?["message"]) as? [String: Any], "\(whole.text)")
+            #expect(message["reasoning_content"] as? String == "The user says hi. I should greet them.", "\(whole.text)")
+            #expect(message["content"] as? String == "Hello there!", "\(whole.text)")
+
+            let streamed = try await Self.post(server.port, "/v1/chat/completions", raw: try body(#""stream": true"#))
+            var reasoning = "", content = ""
+            for frame in streamed.sseData.dropLast() {
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(frame.utf8)) as? [String: Any])
+                for choice in object["choices"] as? [[String: Any]] ?? [] {
+                    let delta = choice["delta"] as? [String: Any]
+                    reasoning += delta?["reasoning_content"] as? String ?? ""
+                    content += delta?["content"] as? String ?? ""
+                }
+            }
+            #expect(reasoning == "The user says hi. I should greet them.")
+            #expect(content == "Hello there!")
+
+            let raw = try await Self.post(server.port, "/v1/chat/completions", raw: try body(#""reasoning_format": "none""#))
+            let plain = try #require(((try raw.json()["choices"] as? [[String: Any]])?.first?["message"]) as? [String: Any], "\(raw.text)")
+            #expect(plain["content"] as? String == reply && plain["reasoning_content"] == nil, "\(raw.text)")
+
+            let bad = try await Self.post(server.port, "/v1/chat/completions", raw: try body(#""reasoning_format": "hidden""#))
+            #expect(bad.status == 400 && bad.text.contains("reasoning_format"), "\(bad.text)")
+
+            // A call after the reasoning: the reasoning is split off, the call parsed from what follows, whole and
+            // streamed (the tool checks expect the stream's calls to equal the whole reply's).
+            let call = "<think>\nA weather question.\n</think>\n\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"
+            let callGrammar = "root ::= " + String(decoding: try JSONSerialization.data(withJSONObject: [call], options: [.withoutEscapingSlashes]), as: UTF8.self)
+                .dropFirst().dropLast()
+            let tools = #"[{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]"#
+            let quotedGrammar = String(decoding: try JSONSerialization.data(withJSONObject: [callGrammar]), as: UTF8.self).dropFirst().dropLast()
+            let callBody = #"{"model": "smollm2", "messages": [{"role": "user", "content": "Weather in Paris?"}], "max_tokens": 60, "temperature": 0, "grammar": \#(quotedGrammar), "tools": \#(tools)}"#
+            let calls = try await Self.checkToolCalls(port: server.port, body: callBody, expected: "get_weather")
+            #expect(calls.map(\.arguments) == [#"{"city": "Paris"}"#])
+            let withCall = try await Self.post(server.port, "/v1/chat/completions", raw: callBody)
+            let callMessage = try #require(((try withCall.json()["choices"] as? [[String: Any]])?.first?["message"]) as? [String: Any])
+            #expect(callMessage["reasoning_content"] as? String == "A weather question.", "\(withCall.text)")
+        }
+    }
+
     /// One tool request (a chat body with `"temperature": 0,`), whole and streamed: both must be the same
     /// valid-looking calls, of `expected` when given; returns them.
     static func checkToolCalls(port: Int, body: String, expected: String?) async throws -> [(name: String, arguments: String)] {

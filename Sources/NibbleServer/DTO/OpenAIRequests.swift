@@ -68,6 +68,8 @@ struct ChatCompletionRequestDTO: Decodable {
     var chatTemplateKwargs: [String: TemplateValueDTO]?
     /// A per-request template (vLLM's `chat_template`): refused, so it is never silently ignored.
     var chatTemplate: TemplateValueDTO?
+    /// llama.cpp's `reasoning_format`: "auto" / "deepseek" (a `<think>` block goes to `reasoning_content`) or "none".
+    var reasoningFormat: String?
     var sampling: OpenAISamplingDTO
     var choiceFields: ChatChoiceFieldsDTO
     var structured: StructuredOutputDTO
@@ -78,6 +80,7 @@ struct ChatCompletionRequestDTO: Decodable {
         case maxCompletionTokens = "max_completion_tokens", toolChoice = "tool_choice"
         case addGenerationPrompt = "add_generation_prompt", continueFinalMessage = "continue_final_message"
         case chatTemplateKwargs = "chat_template_kwargs", chatTemplate = "chat_template"
+        case reasoningFormat = "reasoning_format"
     }
 
     init(from decoder: any Decoder) throws {
@@ -91,6 +94,7 @@ struct ChatCompletionRequestDTO: Decodable {
         continueFinalMessage = try container.decodeIfPresent(Bool.self, forKey: .continueFinalMessage)
         chatTemplateKwargs = try container.decodeIfPresent([String: TemplateValueDTO].self, forKey: .chatTemplateKwargs)
         chatTemplate = try container.decodeIfPresent(TemplateValueDTO.self, forKey: .chatTemplate)
+        reasoningFormat = try container.decodeIfPresent(String.self, forKey: .reasoningFormat)
         sampling = try OpenAISamplingDTO(from: decoder)
         choiceFields = try ChatChoiceFieldsDTO(from: decoder)
         structured = try StructuredOutputDTO(from: decoder)

@@ -77,9 +77,11 @@ struct CompletionChoiceDTO: Encodable {
 struct ChatMessageDTO: Encodable {
     var role: String?
     var content: String?
+    /// The reply's `<think>` block, when the reasoning format splits it off (llama.cpp's and vLLM's field).
+    var reasoningContent: String?
     var toolCalls: [ToolCallDTO]?
 
-    enum CodingKeys: String, CodingKey { case role, content, toolCalls = "tool_calls" }
+    enum CodingKeys: String, CodingKey { case role, content, reasoningContent = "reasoning_content", toolCalls = "tool_calls" }
 }
 
 /// One call in `message.tool_calls`, or one fragment of it in a stream delta (`index` set; the first fragment

@@ -140,10 +140,15 @@ struct GenerationController: Sendable {
             let body = ChatCompletionResponseDTO(
                 id: id, object: "chat.completion", created: created, model: validated.modelName,
                 choices: results.enumerated().map { index, result in
-                    var message = ChatMessageDTO(role: "assistant", content: String(result.text.drop { $0 == " " }))
+                    var text = result.text
+                    var message = ChatMessageDTO(role: "assistant")
+                    if let reasoning = validated.reasoning {
+                        (message.reasoningContent, text) = ReasoningSplitter.split(text, startsInside: reasoning.startsInside)
+                    }
+                    message.content = String(text.drop { $0 == " " })
                     var finishReason = result.finishReason.openAIName
                     if let tools = validated.tools {
-                        let reply = tools.parse(result.text)
+                        let reply = tools.parse(text)
                         if !reply.calls.isEmpty {
                             message.content = reply.content
                             message.toolCalls = reply.calls.map { Self.toolCall($0, family: tools.family) }
@@ -158,14 +163,23 @@ struct GenerationController: Sendable {
         }
         if let tools = validated.tools {
             return SSE.response(for: request) { sse in
-                try await Self.streamToolReply(events, count: count, tools: tools, to: &sse, includeUsage: validated.includeUsage,
-                                               logprobs: logprobs) { choices, usage, timings in
+                try await Self.streamToolReply(events, count: count, tools: tools, reasoning: validated.reasoning, to: &sse,
+                                               includeUsage: validated.includeUsage, logprobs: logprobs) { choices, usage, timings in
                     chunk(choices, usage: usage, timings: timings)
                 }
             }
         }
         return SSE.response(for: request) { sse in
             var replyStarted = Array(repeating: false, count: count)
+            var splitters = validated.reasoning.map { Array(repeating: $0.splitter, count: count) }
+            /// Content after the leading spaces every chat reply drops.
+            func content(_ index: Int, _ text: String) -> String? {
+                if replyStarted[index] { return text.isEmpty ? nil : text }
+                let text = String(text.drop { $0 == " " })
+                if text.isEmpty { return nil }
+                replyStarted[index] = true
+                return text
+            }
             try await Self.streamOpenAI(
                 events, count: count, n: count,
                 opening: (0..<count).map { ChatChoiceDTO(index: $0, delta: .init(role: "assistant", content: "")) },
@@ -173,17 +187,20 @@ struct GenerationController: Sendable {
                 envelope: { choices, usage, timings in chunk(choices, usage: usage, timings: timings) },
                 promptScores: { _, _ in nil },
                 piece: { index, text, scores in
-                    var text = text
-                    if !replyStarted[index] {
-                        text = String(text.drop { $0 == " " })
-                        if text.isEmpty { return nil }
-                        replyStarted[index] = true
-                    }
-                    return ChatChoiceDTO(index: index, delta: .init(content: text), logprobs: logprobs(scores))
+                    var part: (reasoning: String, content: String) = ("", text)
+                    if splitters != nil { part = splitters![index].append(text) }
+                    let delta = ChatMessageDTO(content: content(index, part.content),
+                                               reasoningContent: part.reasoning.isEmpty ? nil : part.reasoning)
+                    if delta.content == nil && delta.reasoningContent == nil { return nil }
+                    return ChatChoiceDTO(index: index, delta: delta, logprobs: logprobs(scores))
                 },
                 finish: { index, reason, scores in
-                    ChatChoiceDTO(index: index, delta: .init(), finishReason: reason,
-                                  logprobs: scores.isEmpty ? nil : logprobs(scores))
+                    // What the splitter still held (a reply cut off inside its reasoning) ends the stream.
+                    let rest = splitters?[index].finish() ?? (reasoning: "", content: "")
+                    return ChatChoiceDTO(index: index,
+                                         delta: .init(content: content(index, rest.content),
+                                                      reasoningContent: rest.reasoning.isEmpty ? nil : rest.reasoning),
+                                         finishReason: reason, logprobs: scores.isEmpty ? nil : logprobs(scores))
                 })
         }
     }
@@ -254,11 +271,13 @@ struct GenerationController: Sendable {
     /// per call a delta with its index, id, type, name and empty arguments and one with the arguments, and the
     /// final chunk with `finish_reason` "tool_calls" when there were calls.
     private static func streamToolReply(
-        _ events: AsyncThrowingStream<ChoiceEvent, any Error>, count: Int, tools: ToolCalling, to sse: inout SSEWriter,
-        includeUsage: Bool, logprobs: ([TokenLogprob]) -> ChatLogprobsDTO?,
+        _ events: AsyncThrowingStream<ChoiceEvent, any Error>, count: Int, tools: ToolCalling, reasoning: ReasoningParsing?,
+        to sse: inout SSEWriter, includeUsage: Bool, logprobs: ([TokenLogprob]) -> ChatLogprobsDTO?,
         envelope: ([ChatChoiceDTO], UsageDTO?, TimingsDTO?) -> ChatCompletionResponseDTO
     ) async throws {
         var replies = Array(repeating: ToolReplyStream(tools: tools), count: count)
+        // Reasoning is sent as it comes; only the content after it may hold calls.
+        var splitters = reasoning.map { Array(repeating: $0.splitter, count: count) }
         var replyStarted = Array(repeating: false, count: count)
         var pending = Array(repeating: [TokenLogprob](), count: count)
         var usages = Array(repeating: Usage(promptTokens: 0, completionTokens: 0), count: count)
@@ -272,6 +291,11 @@ struct GenerationController: Sendable {
             defer { pending[index].removeAll() }
             return ChatChoiceDTO(index: index, delta: .init(content: text), logprobs: logprobs(pending[index]))
         }
+        func thought(_ index: Int, _ text: String) -> ChatChoiceDTO? {
+            if text.isEmpty { return nil }
+            defer { pending[index].removeAll() }
+            return ChatChoiceDTO(index: index, delta: .init(reasoningContent: text), logprobs: logprobs(pending[index]))
+        }
         for index in 0..<count {
             try await sse.send(envelope([ChatChoiceDTO(index: index, delta: .init(role: "assistant", content: ""))], nil, nil))
         }
@@ -283,10 +307,17 @@ struct GenerationController: Sendable {
             case .promptLogprobs:
                 continue
             case .token(_, let text):
-                if let chunk = content(index, replies[index].append(text)) { try await sse.send(envelope([chunk], nil, nil)) }
+                var part: (reasoning: String, content: String) = ("", text)
+                if splitters != nil { part = splitters![index].append(text) }
+                if let chunk = thought(index, part.reasoning) { try await sse.send(envelope([chunk], nil, nil)) }
+                if let chunk = content(index, replies[index].append(part.content)) { try await sse.send(envelope([chunk], nil, nil)) }
             case .done(let reason, let usage, let timings):
                 if reason == .cancelled { return }
                 usages[index] = usage
+                if let held = splitters?[index].finish() {
+                    if let chunk = thought(index, held.reasoning) { try await sse.send(envelope([chunk], nil, nil)) }
+                    if let chunk = content(index, replies[index].append(held.content)) { try await sse.send(envelope([chunk], nil, nil)) }
+                }
                 let (calls, rest) = replies[index].finish()
                 if let chunk = content(index, rest) { try await sse.send(envelope([chunk], nil, nil)) }
                 for (callIndex, call) in calls.enumerated() {

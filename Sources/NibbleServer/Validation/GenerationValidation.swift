@@ -22,6 +22,8 @@ struct ValidatedGeneration: Sendable {
     var grammarTrigger: String? = nil
     /// A chat's tools, when its replies are parsed into `tool_calls`.
     var tools: ToolCalling? = nil
+    /// Set when a chat reply's `<think>` block goes to `reasoning_content`.
+    var reasoning: ReasoningParsing? = nil
 
     /// One engine request per choice; with a seed, choice `i > 0` samples with a seed derived from it.
     func engineRequests(label: String) -> [GenerationRequest] {
@@ -140,6 +142,8 @@ struct GenerationValidator: Sendable {
             }
         }
         let prompt = try conversation.render(with: format)
+        let reasoning = try ReasoningParsing(format: dto.reasoningFormat, templateSource: loaded.chatTemplate == nil ? nil : try? format.template(withTools: tools != nil).source,
+                                             prompt: prompt)
         var fields = sampling.fields(maxTokens: dto.maxCompletionTokens)
         fields.logitBias = try LogitBiasForms.openAI(dto.choiceFields.logitBias, vocabularySize: loaded.model.vocabularySize)
         var generation = try build(name: name, loaded: loaded, prompt: .text(prompt),
@@ -150,6 +154,7 @@ struct GenerationValidator: Sendable {
         generation.grammar = grammar
         generation.grammarTrigger = grammarTrigger
         generation.tools = tools
+        generation.reasoning = reasoning
         // Call markers may be special tokens ([TOOL_CALLS], <|python_tag|>): the parser needs them as text.
         if tools?.family.markersAreSpecialTokens == true { generation.parameters.skipSpecialTokens = false }
         return generation
