@@ -93,6 +93,10 @@ struct ToolCallParserTests {
         // A malformed call is not lost: the whole reply stays content.
         let broken = ToolCallFamily.hermes.parse("<tool_call>{\"name\": \"a\", \"argu")
         #expect(broken.calls.isEmpty && broken.content == "<tool_call>{\"name\": \"a\", \"argu")
+        // Parallel calls, the last cut off by max_tokens: the whole ones are calls, the cut one stays content.
+        let cut = ToolCallFamily.hermes.parse("Checking.\n<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n</tool_call>\n<tool_call>\n{\"name\": \"b\", \"argu")
+        #expect(cut.calls.map(\.name) == ["a"])
+        #expect(cut.content == "Checking.\n<tool_call>\n{\"name\": \"b\", \"argu")
         #expect(ToolCallFamily.llama3.parse("Paris is sunny.").calls.isEmpty)
         let granite = ToolCallFamily.granite.parse(#"<|tool_call|>[{"name": "a", "arguments": {"k": "v"}}, {"name": "b", "arguments": {}}]"#)
         #expect(granite.calls.map(\.name) == ["a", "b"])

@@ -24,8 +24,10 @@ extension ToolCallFamily {
         switch self {
         case .hermes:
             guard let start = text.range(of: "<tool_call>") else { return .plain(text) }
-            before = String(text[..<start.lowerBound])
-            calls = Self.hermesBlocks(String(text[start.lowerBound...]))
+            let blocks = Self.hermesBlocks(String(text[start.lowerBound...]))
+            guard !blocks.calls.isEmpty else { return .plain(text) }
+            before = [String(text[..<start.lowerBound]).trimmingWhitespace, blocks.rest].filter { !$0.isEmpty }.joined(separator: "\n")
+            calls = blocks.calls
         case .llama3:
             var body = Substring(text.trimmingWhitespace)
             if body.hasPrefix("<|python_tag|>") { body = body.dropFirst("<|python_tag|>".count) }
@@ -59,23 +61,32 @@ extension ToolCallFamily {
 
     // MARK: - Families
 
-    /// `<tool_call> {json} </tool_call>` blocks, whitespace between them; the last may lack its closing tag.
-    private static func hermesBlocks(_ text: String) -> [ParsedToolCall]? {
+    /// `<tool_call> {json} </tool_call>` blocks; the last may lack its closing tag. Every block that parses is a
+    /// call, so one cut off by `max_tokens` or malformed does not lose the others; what does not parse (such a
+    /// block, text between blocks) is returned as text, in order, so nothing the model wrote is lost.
+    private static func hermesBlocks(_ text: String) -> (calls: [ParsedToolCall], rest: String) {
         var calls: [ParsedToolCall] = []
+        var leftovers: [Substring] = []
         var rest = Substring(text)
         while let open = rest.range(of: "<tool_call>") {
-            guard rest[..<open.lowerBound].allSatisfy(\.isWhitespace) else { return nil }
+            leftovers.append(rest[..<open.lowerBound])
             var inner = rest[open.upperBound...]
+            var block = rest[open.lowerBound...]
             if let close = inner.range(of: "</tool_call>") {
+                block = rest[open.lowerBound..<close.upperBound]
                 rest = inner[close.upperBound...]
                 inner = inner[..<close.lowerBound]
             } else {
                 rest = ""
             }
-            guard let call = call(from: String(inner), nameKey: "name", argumentKeys: ["arguments", "parameters"]) else { return nil }
-            calls.append(call)
+            if let call = call(from: String(inner), nameKey: "name", argumentKeys: ["arguments", "parameters"]) {
+                calls.append(call)
+            } else {
+                leftovers.append(block)
+            }
         }
-        return rest.allSatisfy(\.isWhitespace) ? calls : nil
+        leftovers.append(rest)
+        return (calls, leftovers.map { $0.trimmingWhitespace }.filter { !$0.isEmpty }.joined(separator: "\n"))
     }
 
     /// One call object, or a list of them, filling the whole text.
