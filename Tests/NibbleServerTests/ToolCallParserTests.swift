@@ -64,7 +64,7 @@ struct ToolCallParserTests {
             if let range = reply.range(of: end) { reply = String(reply[..<range.lowerBound]) }
         }
 
-        // Qwen 3 writes an (empty) reasoning block before the calls; reasoning is not split out of content.
+        // Qwen 3 writes an (empty) reasoning block before the calls; the server splits reasoning off before parsing.
         if reply.hasPrefix("<think>"), let end = reply.range(of: "</think>") {
             reply = String(reply[end.upperBound...].drop { $0.isWhitespace })
         }
@@ -83,6 +83,18 @@ struct ToolCallParserTests {
         var matcher = GrammarMatcher(grammar: grammar)
         let text = reply.replacingOccurrences(of: #", "id": "abcdef123""#, with: "")
         #expect(matcher.accept(bytes: Array(text.utf8)) && matcher.canEnd, "\(family) grammar rejects \(text)")
+
+        // Under `auto`, the call starts with the family's trigger, and the grammar the trigger switches on accepts
+        // the call from there (so a well-formed call is never cut off by it).
+        let auto = try ToolCalling(tools: try #require(tools.listValue), choice: .string("auto"), parallel: true,
+                                   templateSource: template.template)
+        if let trigger = auto.lazyTrigger {
+            let start = try #require(text.range(of: trigger), "\(family): no \(trigger) in \(text)")
+            var lazy = GrammarMatcher(grammar: try auto.callGrammar())
+            #expect(lazy.accept(bytes: Array(text[start.lowerBound...].utf8)) && lazy.canEnd, "\(family) from \(trigger): \(text)")
+        } else {
+            #expect(family == .functionary, "\(family) has no trigger")
+        }
     }
 
     @Test func contentBeforeCallsAndNonCallsStayContent() throws {

@@ -95,12 +95,17 @@ struct ToolCalling: Sendable {
         }
     }
 
-    /// Under `auto`, the marker that starts a call in this family's syntax: from it on, decoding is held to the
-    /// call grammar (llama.cpp's lazy grammars do the same). nil where a call has no marker of its own (a bare
-    /// JSON object could as well be an answer), and without a response format's grammar.
+    /// Under `auto`, the text that starts a call in this family's syntax: from it on, decoding is held to the
+    /// call grammar (llama.cpp's lazy grammars do the same). A marker where the family has one; for replies that
+    /// are a bare JSON object, its opening up to the first key (`{"name"` for Llama 3, `{"tool_calls"` for the
+    /// generic format), which an answer in prose does not write. Functionary's calls have no such start.
     var lazyTrigger: String? {
         guard choice == .auto else { return nil }
-        return family.callMarker
+        switch family {
+        case .llama3: return #"{"name""#
+        case .generic: return #"{"tool_calls""#
+        default: return family.callMarker
+        }
     }
 
     /// The functions a constrained reply may call.
