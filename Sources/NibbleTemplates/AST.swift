@@ -9,6 +9,8 @@ indirect enum Expr {
     case literal(Value)
     case name(String)
     case list([Expr])
+    /// A tuple literal: `(a, b)`, `(a,)`, `()`, or bare `a, b`.
+    case tupleLiteral([Expr])
     case dict([(Expr, Expr)])
     case attribute(Expr, String)
     case item(Expr, Expr)

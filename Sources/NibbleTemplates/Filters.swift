@@ -124,7 +124,7 @@ enum Filters {
         case "length", "count":
             switch v {
             case .string(let s): return .int(s.unicodeScalars.count)
-            case .list(let l): return .int(l.count)
+            case .list(let l), .tuple(let l): return .int(l.count)
             case .dict(let d): return .int(d.count)
             case .undefined: return .int(0)
             default: throw TemplateError.type("object of type '\(v.typeName)' has no len()")
@@ -150,15 +150,15 @@ enum Filters {
         case "items":
             if v.isUndefined { return .list([]) }
             guard case .dict(let d) = v else { throw TemplateError.type("can only get item pairs from a mapping.") }
-            return .list(d.pairs.map { .list([.string($0.0), $0.1]) })
+            return .list(d.pairs.map { .tuple([.string($0.0), $0.1]) })
         case "dictsort":
             guard case .dict(let d) = v else { throw TemplateError.type("dictsort needs a mapping") }
             let caseSensitive = args.value(0, "case_sensitive")?.isTruthy ?? false
             let byValue = args.value(1, "by")?.stringValue == "value"
             let reverse = args.value(2, "reverse")?.isTruthy ?? false
-            let pairs = d.pairs.map { Value.list([.string($0.0), $0.1]) }
+            let pairs = d.pairs.map { Value.tuple([.string($0.0), $0.1]) }
             return .list(try sorted(pairs, reverse: reverse) { pair in
-                guard case .list(let kv) = pair else { return pair }
+                guard case .tuple(let kv) = pair else { return pair }
                 return sortKey(kv[byValue ? 1 : 0], caseSensitive: caseSensitive)
             })
         case "sort":
@@ -295,7 +295,7 @@ enum Filters {
         case let other?: throw TemplateError.type("indent must be an int or a str, not \(other.typeName)")
         }
         var separators: (String, String)?
-        if case .list(let seps)? = args.value(2, "separators") {
+        if let seps = args.value(2, "separators")?.sequenceItems {
             guard seps.count == 2, case .string(let a) = seps[0], case .string(let b) = seps[1] else {
                 throw TemplateError.runtime("ValueError: separators must be a (item, key) pair of strings")
             }

@@ -6,7 +6,7 @@ enum PercentFormat {
         var positional: [Value]
         var named: OrderedDict?
         switch args {
-        case .list(let l): positional = l
+        case .list(let l), .tuple(let l): positional = l
         case .dict(let d): positional = [args]; named = d
         default: positional = [args]
         }

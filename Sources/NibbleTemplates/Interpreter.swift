@@ -67,7 +67,7 @@ final class Interpreter {
     /// can repeat one large string many times without holding more memory).
     func text(_ value: Value) throws -> String {
         switch value {
-        case .list, .dict:
+        case .list, .tuple, .dict:
             var budget = limits.maxOutputBytes
             guard Self.fits(value, &budget, depth: 0) else { throw TemplateError.limit("text longer than \(limits.maxOutputBytes) bytes") }
             return value.pythonString
@@ -81,7 +81,7 @@ final class Interpreter {
         guard depth < 200 else { return false }
         switch value {
         case .string(let s): budget -= s.utf8.count * 2 + 2
-        case .list(let items):
+        case .list(let items), .tuple(let items):
             budget -= 2
             for item in items {
                 budget -= 2
@@ -265,6 +265,7 @@ final class Interpreter {
         case .literal(let v): return v
         case .name(let n): return scope.lookup(n) ?? Globals.lookup(n) ?? .missing(n)
         case .list(let items): return .list(try items.map { try eval($0, scope) })
+        case .tupleLiteral(let items): return .tuple(try items.map { try eval($0, scope) })
         case .dict(let pairs):
             var d = OrderedDict()
             for (k, v) in pairs {
@@ -334,7 +335,7 @@ final class Interpreter {
     /// What `for` iterates: list items, dict keys, string characters; undefined is empty.
     func iterate(_ value: Value) throws -> [Value] {
         switch value {
-        case .list(let l): return l
+        case .list(let l), .tuple(let l): return l
         case .dict(let d): return d.keys.map(Value.string)
         case .string(let s): return s.unicodeScalars.map { .string(String($0)) }
         case .undefined: return []

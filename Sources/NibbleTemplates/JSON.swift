@@ -38,7 +38,7 @@ public enum TemplateJSON {
         case .double(let d):
             out += d.isNaN ? "NaN" : d.isInfinite ? (d < 0 ? "-Infinity" : "Infinity") : PythonFloat.repr(d)
         case .string(let s): out += quote(s, ensureASCII: ensureASCII)
-        case .list(let items):
+        case .list(let items), .tuple(let items):
             if items.isEmpty { out += "[]"; return }
             out += "["
             for (n, item) in items.enumerated() {

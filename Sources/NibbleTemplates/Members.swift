@@ -26,7 +26,7 @@ enum Members {
         case (.dict(let d), .string(let k)):
             if let v = d[k] { return v }
             return try attribute(object, k)
-        case (.list(let l), _):
+        case (.list(let l), _), (.tuple(let l), _):
             guard case .int(let i)? = Operators.number(key) else { break }
             let index = i < 0 ? i + l.count : i
             return index >= 0 && index < l.count ? l[index] : .undefined("list object has no element \(i)")
@@ -64,6 +64,7 @@ enum Members {
         }
         switch object {
         case .list(let l): return .list(try indices(l.count).map { l[$0] })
+        case .tuple(let l): return .tuple(try indices(l.count).map { l[$0] })
         case .string(let s):
             let scalars = Array(s.unicodeScalars)
             return .string(String(String.UnicodeScalarView(try indices(scalars.count).map { scalars[$0] })))
@@ -82,7 +83,7 @@ enum Members {
         case .dict(let d):
             if unsafeDict.contains(name) { throw TemplateError.runtime("SecurityError: access to attribute '\(name)' of 'dict' object is unsafe.") }
             switch name {
-            case "items": return Callable(name) { _, _ in .list(d.pairs.map { .list([.string($0.0), $0.1]) }) }
+            case "items": return Callable(name) { _, _ in .list(d.pairs.map { .tuple([.string($0.0), $0.1]) }) }
             case "keys": return Callable(name) { _, _ in .list(d.keys.map(Value.string)) }
             case "values": return Callable(name) { _, _ in .list(d.values) }
             case "get":
@@ -93,8 +94,8 @@ enum Members {
             case "copy": return Callable(name) { _, _ in .dict(d) }
             default: return nil
             }
-        case .list(let l):
-            if unsafeList.contains(name) { throw TemplateError.runtime("SecurityError: access to attribute '\(name)' of 'list' object is unsafe.") }
+        case .list(let l), .tuple(let l):
+            if unsafeList.contains(name) { throw TemplateError.runtime("SecurityError: access to attribute '\(name)' of '\(object.typeName)' object is unsafe.") }
             switch name {
             case "index":
                 return Callable(name) { args, _ in
@@ -107,7 +108,7 @@ enum Members {
                     let x = args.value(0, "value") ?? .none
                     return .int(l.filter { Operators.equal($0, x) }.count)
                 }
-            case "copy": return Callable(name) { _, _ in .list(l) }
+            case "copy" where object.typeName == "list": return Callable(name) { _, _ in .list(l) }
             default: return nil
             }
         default: return nil
@@ -123,7 +124,7 @@ enum Members {
     private static func affixes(_ args: Arguments) throws -> [String] {
         switch args.value(0, "prefix") {
         case .string(let s)?: return [s]
-        case .list(let l)?: return try l.map { guard case .string(let s) = $0 else { throw TemplateError.type("tuple for startswith must only contain str") }; return s }
+        case .list(let l)?, .tuple(let l)?: return try l.map { guard case .string(let s) = $0 else { throw TemplateError.type("tuple for startswith must only contain str") }; return s }
         case let v?: throw TemplateError.type("startswith first arg must be str or a tuple of str, not \(v.typeName)")
         case nil: throw TemplateError.type("startswith() takes at least 1 argument (0 given)")
         }

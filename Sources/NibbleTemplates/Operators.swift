@@ -31,6 +31,7 @@ enum Operators {
         if case .undefined(let m) = r { return .runtime("UndefinedError: " + m) }
         if op == "+", case .string = l { return .type("can only concatenate str (not \"\(r.typeName)\") to str") }
         if op == "+", case .list = l { return .type("can only concatenate list (not \"\(r.typeName)\") to list") }
+        if op == "+", case .tuple = l { return .type("can only concatenate tuple (not \"\(r.typeName)\") to tuple") }
         return .type("unsupported operand type(s) for \(op): '\(l.typeName)' and '\(r.typeName)'")
     }
 
@@ -43,16 +44,21 @@ enum Operators {
         case (.list(let a), .list(let b)) where op == "+":
             try interp.checkCount(a.count + b.count)
             return .list(a + b)
+        case (.tuple(let a), .tuple(let b)) where op == "+":
+            try interp.checkCount(a.count + b.count)
+            return .tuple(a + b)
         case (.string(let s), _) where op == "*", (_, .string(let s)) where op == "*":
             guard case .int(let n)? = number(l.stringValue == nil ? l : r) else { throw unsupported(op, l, r) }
             let count = max(0, n)
             if count > 0 && s.utf8.count > interp.limits.maxOutputBytes / count { _ = try interp.checkSize(String(repeating: "x", count: interp.limits.maxOutputBytes + 1)) }
             return .string(String(repeating: s, count: count))
-        case (.list(let a), _) where op == "*":
+        case (.list(let a), _) where op == "*", (.tuple(let a), _) where op == "*":
             guard case .int(let n)? = number(r) else { throw unsupported(op, l, r) }
             let count = max(0, n)
             if count > 0 && a.count > interp.limits.maxItems / count { try interp.checkCount(interp.limits.maxItems + 1) }
-            return .list(Array(repeating: a, count: count).flatMap { $0 })
+            let items = Array(repeating: a, count: count).flatMap { $0 }
+            if case .tuple = l { return .tuple(items) }
+            return .list(items)
         case (.string(let format), _) where op == "%":
             _ = try interp.text(r)
             return .string(try interp.checkSize(try PercentFormat.format(format, r)))
@@ -116,7 +122,8 @@ enum Operators {
         switch (l, r) {
         case (.undefined, .undefined), (.none, .none): return true
         case (.string(let a), .string(let b)): return a == b
-        case (.list(let a), .list(let b)): return a.count == b.count && zip(a, b).allSatisfy { equal($0, $1) }
+        case (.list(let a), .list(let b)), (.tuple(let a), .tuple(let b)):
+            return a.count == b.count && zip(a, b).allSatisfy { equal($0, $1) }
         case (.dict(let a), .dict(let b)):
             return a.count == b.count && a.pairs.allSatisfy { k, v in b[k].map { equal(v, $0) } ?? false }
         case (.namespace(let a), .namespace(let b)): return a === b
@@ -132,7 +139,7 @@ enum Operators {
     static func less(_ l: Value, _ r: Value) throws -> Bool {
         switch (l, r) {
         case (.string(let a), .string(let b)): return a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars)
-        case (.list(let a), .list(let b)):
+        case (.list(let a), .list(let b)), (.tuple(let a), .tuple(let b)):
             for (x, y) in zip(a, b) where !equal(x, y) { return try less(x, y) }
             return a.count < b.count
         default:
@@ -153,7 +160,7 @@ enum Operators {
                 throw TemplateError.type("'in <string>' requires string as left operand, not \(item.typeName)")
             }
             return sub.isEmpty || s.contains(sub)
-        case .list(let l): return l.contains { equal($0, item) }
+        case .list(let l), .tuple(let l): return l.contains { equal($0, item) }
         case .dict(let d):
             guard case .string(let k) = item else { return false }
             return d[k] != nil

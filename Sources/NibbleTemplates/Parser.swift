@@ -271,17 +271,17 @@ struct Parser {
 
     // MARK: - Expressions
 
-    /// An expression, or a bare tuple `a, b` (a list here).
+    /// An expression, or a bare tuple `a, b`.
     private mutating func tupleOrExpression(allowConditional: Bool = true) throws -> Expr {
         let first = allowConditional ? try expression() : try orExpression()
         guard isOp(",") else { return first }
         var items = [first]
         while isOp(",") {
             advance()
-            if current == .blockEnd || current == .variableEnd || isName("if") { break }
+            if current == .blockEnd || current == .variableEnd || isName("if") || isOp(")") { break }
             items.append(allowConditional ? try expression() : try orExpression())
         }
-        return .list(items)
+        return .tupleLiteral(items)
     }
 
     mutating func expression() throws -> Expr {
@@ -414,7 +414,7 @@ struct Parser {
             return .literal(.double(d))
         case .op("("):
             advance()
-            if isOp(")") { advance(); return .list([]) }
+            if isOp(")") { advance(); return .tupleLiteral([]) }
             let e = try tupleOrExpression()
             try expectOp(")")
             return e

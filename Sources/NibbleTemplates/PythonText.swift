@@ -21,6 +21,8 @@ extension Value {
         case .double(let d): return PythonFloat.repr(d)
         case .string(let s): return PythonString.repr(s)
         case .list(let l): return "[" + l.map(\.pythonRepr).joined(separator: ", ") + "]"
+        case .tuple(let l) where l.count == 1: return "(" + l[0].pythonRepr + ",)"
+        case .tuple(let l): return "(" + l.map(\.pythonRepr).joined(separator: ", ") + ")"
         case .dict(let d):
             return "{" + d.pairs.map { PythonString.repr($0.0) + ": " + $0.1.pythonRepr }.joined(separator: ", ") + "}"
         case .namespace(let ns):

@@ -21,9 +21,9 @@ enum Tests {
         case "string": return v.stringValue != nil
         case "mapping": if case .dict = v { return true }; return false
         case "iterable":
-            switch v { case .list, .dict, .string, .undefined: return true; default: return false }
+            switch v { case .list, .tuple, .dict, .string, .undefined: return true; default: return false }
         case "sequence":
-            switch v { case .list, .dict, .string, .undefined: return true; default: return false }
+            switch v { case .list, .tuple, .dict, .string, .undefined: return true; default: return false }
         case "callable": if case .callable = v { return true }; return false
         case "escaped": return false
         case "filter": return v.stringValue.map(Filters.names.contains) ?? false

@@ -10,6 +10,8 @@ public enum Value: Sendable {
     case double(Double)
     case string(String)
     case list([Value])
+    /// A tuple (`(a, b)`, `dict.items()` pairs): a list that prints and compares as Python's tuple.
+    case tuple([Value])
     case dict(OrderedDict)
     /// A mutable `namespace()` object (the one way a loop body can change state outside it).
     case namespace(Namespace)
@@ -27,7 +29,7 @@ public enum Value: Sendable {
         case .int(let i): return i != 0
         case .double(let d): return d != 0
         case .string(let s): return !s.isEmpty
-        case .list(let l): return !l.isEmpty
+        case .list(let l), .tuple(let l): return !l.isEmpty
         case .dict(let d): return !d.isEmpty
         case .namespace, .callable: return true
         }
@@ -48,9 +50,18 @@ public enum Value: Sendable {
         case .double: return "float"
         case .string: return "str"
         case .list: return "list"
+        case .tuple: return "tuple"
         case .dict: return "dict"
         case .namespace: return "Namespace"
         case .callable: return "function"
+        }
+    }
+
+    /// The items of a list or tuple.
+    var sequenceItems: [Value]? {
+        switch self {
+        case .list(let l), .tuple(let l): return l
+        default: return nil
         }
     }
 

@@ -63,6 +63,11 @@ struct EngineFeatureTests {
         "{{ words|reverse|list }}|{{ s|reverse }}|{{ words|sort }}|{{ words|sort(reverse=true, case_sensitive=true) }}|{{ [3, 1, 2]|max }}|{{ [3, 1, 2]|min }}|{{ [1, 2]|sum }}",
         "{{ s|safe }}|{{ '<a>'|e }}|{{ [1, 2, 3, 4, 5]|batch(2)|list }}|{{ words|join }}|{{ 'x'|center(7) }}|{{ s|wordcount }}|{{ 'abcdef'|truncate(5, leeway=0) }}",
         "{{ '%s-%d-%.2f'|format('a', 3, 1.5) }}|{{ '%05.1f|%-4s|%x' % (3.14159, 'ab', 255) }}|{{ '{} and {}'.format('x', 'y') }}|{{ '{0}-{1}'.format('z', 2) }}",
+        // Tuples print, compare and slice as Python's
+        "{{ (1, 'a') }}|{{ (1,) }}|{{ () }}|{{ d.items()|list }}|{{ d|dictsort }}|{{ d|items|list }}|{% set t = 1, 2 %}{{ t }}|{{ t|tojson }}",
+        "{{ [1, 2] == (1, 2) }}|{{ (1, 2) == (1, 2) }}|{{ (1, 2, 3)[1:] }}|{{ (1, 2) + (3,) }}|{{ (1, 2) * 2 }}|{{ (1, 2) is sequence }}|{{ (1, 2)[0] }}|{{ 2 in (1, 2) }}|{{ (1, 2)|length }}|{{ (2, 1)|sort }}|{{ (1, 2)|list }}",
+        "{{ (1, 2).count(2) }}|{{ ('a', 'b').index('b') }}|{{ (1, 2) < (1, 3) }}",
+        "{{ (1, 2) + [3] }}",
         // tojson as transformers overrides it
         "{{ tools|tojson }}|{{ d|tojson(indent=2) }}|{{ 'café \"q\" \\u2028'|tojson }}|{{ [1, 2.0, none, true]|tojson }}",
         "{{ d|tojson(sort_keys=true) }}|{{ d|tojson(separators=(',', ':')) }}|{{ 'é'|tojson(ensure_ascii=true) }}|{{ messages[2].tool_calls[0].function.arguments|tojson }}",
