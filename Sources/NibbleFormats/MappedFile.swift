@@ -85,6 +85,13 @@ public final class MappedFile: @unchecked Sendable {
         guard ftruncate(fd, off_t(count)) == 0 else {
             throw FormatError.unreadable(path: directory.path, reason: "cannot size an offload file to \(count) bytes: \(String(cString: strerror(errno)))")
         }
+        #if canImport(Glibc)
+        // Reserve the blocks now: writing through the mapping to a file the disk cannot hold would be a SIGBUS.
+        let reserved = posix_fallocate(fd, 0, off_t(count))
+        guard reserved == 0 else {
+            throw FormatError.unreadable(path: directory.path, reason: "cannot reserve \(count) bytes for an offload file: \(String(cString: strerror(reserved)))")
+        }
+        #endif
         let mapped = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
         guard let mapped, mapped != MAP_FAILED else {
             throw FormatError.unreadable(path: directory.path, reason: "mmap failed: \(String(cString: strerror(errno)))")
