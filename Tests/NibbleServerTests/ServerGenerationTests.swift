@@ -117,6 +117,32 @@ import Testing
         }
     }
 
+    /// Several prompts on llama.cpp's route: one result each, in order, with its index — whole as a list, streamed
+    /// as frames that carry the index.
+    @Test func llamaCppSeveralPromptsGiveOneResultEach() async throws {
+        let script = FakeTokenizer.bytes("abc###def")
+        try await withServer(models: ["fake": ScriptedModel(script: script)]) { server in
+            let body: [String: Any] = ["prompt": ["Hello", "Hello world", [1, "Hello", 261]], "n_predict": 20, "stop": ["###"],
+                                       "temperature": 0]
+            let reply = try await http(server.port, "POST", "/completion", json: body)
+            let results = try #require(try JSONSerialization.jsonObject(with: Data(reply.text.utf8)) as? [[String: Any]], "\(reply.text)")
+            #expect(results.map { $0["index"] as? Int } == [0, 1, 2])
+            #expect(results.map { $0["content"] as? String } == ["abc", "abc", "abc"])
+            #expect(results.map { $0["tokens_evaluated"] as? Int } == [2, 3, 3])
+            #expect(results.map { $0["prompt"] as? String } == ["Hello", "Hello world", "<s>Hello#"])
+
+            var streaming = body
+            streaming["stream"] = true
+            let streamed = try await http(server.port, "POST", "/completion", json: streaming)
+            let frames = try streamed.sseData.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+            for index in 0..<3 {
+                let mine = frames.filter { $0["index"] as? Int == index }
+                #expect(mine.dropLast().map { $0["content"] as? String ?? "" }.joined() == "abc")
+                #expect(mine.last?["stop"] as? Bool == true && mine.filter { $0["stop"] as? Bool == true }.count == 1)
+            }
+        }
+    }
+
     @Test func tokenizeAndDetokenizeRoundTrip() async throws {
         try await withServer(models: ["fake": ScriptedModel()]) { server in
             let tokens = try await http(server.port, "POST", "/tokenize", json: ["content": "Hello world!", "add_special": true]).json()

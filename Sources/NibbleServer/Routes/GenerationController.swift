@@ -355,15 +355,17 @@ struct GenerationController: Sendable {
         var structured = try JSONBody.decode(StructuredOutputDTO.self, from: raw)
         structured.keepKeyOrder(from: raw)
         dto.structured = structured
-        let validated = try await PromptWork.run { [dto] in try validator.llamaCompletion(dto) }
-        let events = try ChoiceStreams.submit(validated.engineRequests(label: "/completion"), to: scheduler)
-        let promptCount = validated.promptTokens.count
-        let spelling = TokenSpelling(tokenizer: validated.model.tokenizer)
+        let generations = try await PromptWork.run { [dto] in try validator.llamaCompletion(dto) }
+        let first = generations[0]
+        // Several prompts: one result each, in order, each carrying its `index` (llama.cpp answers with a list).
+        let several = generations.count > 1
+        let events = try ChoiceStreams.submit(generations.flatMap { $0.engineRequests(label: "/completion") }, to: scheduler)
+        let spelling = TokenSpelling(tokenizer: first.model.tokenizer)
         @Sendable func probabilities(_ entries: [TokenLogprob]) -> [LlamaTokenProbabilityDTO]? {
-            validated.choices.logprobs == nil ? nil : entries.map { LlamaTokenProbabilityDTO($0, spelling: spelling) }
+            first.choices.logprobs == nil ? nil : entries.map { LlamaTokenProbabilityDTO($0, spelling: spelling) }
         }
-        let parameters = validated.parameters
-        @Sendable func final(content: String, tokens: [Int], reason: FinishReason, timings: Timings,
+        let parameters = first.parameters
+        @Sendable func final(_ index: Int, content: String, tokens: [Int], reason: FinishReason, timings: Timings,
                              logprobs: [TokenLogprob]) -> LlamaCompletionResponseDTO {
             let (stopType, word): (String, String) = switch reason {
             case .stop(.eos), .stop(.grammarComplete): ("eos", "")
@@ -372,46 +374,51 @@ struct GenerationController: Sendable {
             case .cancelled: ("none", "")
             case .shutdown: ("limit", "")
             }
+            let promptCount = generations[index].promptTokens.count
             return LlamaCompletionResponseDTO(
-                content: content, tokens: tokens, model: validated.modelName, tokensPredicted: timings.predictedTokens,
+                index: index, content: content, tokens: tokens, model: first.modelName, tokensPredicted: timings.predictedTokens,
                 tokensEvaluated: promptCount,
                 generationSettings: .init(
                     nPredict: parameters.maxNewTokens, temperature: parameters.temperature, topK: parameters.topK,
                     topP: parameters.topP, minP: parameters.minP, repeatPenalty: parameters.repetitionPenalty,
                     seed: parameters.seed.map { Int64(bitPattern: $0) } ?? -1, stop: parameters.stopStrings),
-                prompt: validated.prompt, hasNewLine: content.contains("\n"), stopType: stopType, stoppingWord: word,
+                prompt: generations[index].prompt, hasNewLine: content.contains("\n"), stopType: stopType, stoppingWord: word,
                 tokensCached: promptCount + timings.predictedTokens, timings: TimingsDTO(timings),
                 completionProbabilities: probabilities(logprobs))
         }
-        if !validated.stream {
-            let result = try await ChoiceStreams.whole(events, count: 1)[0]
-            return try json(final(content: result.text, tokens: result.tokens, reason: result.finishReason,
-                                  timings: result.timings, logprobs: result.logprobs))
+        if !first.stream {
+            let results = try await ChoiceStreams.whole(events, count: generations.count).enumerated().map { index, result in
+                final(index, content: result.text, tokens: result.tokens, reason: result.finishReason, timings: result.timings,
+                      logprobs: result.logprobs)
+            }
+            return several ? try json(results) : try json(results[0])
         }
         return SSE.response(for: request) { sse in
-            var pending: [Int] = []
-            var pendingLogprobs: [TokenLogprob] = []
-            var predicted = 0
+            var pending = Array(repeating: [Int](), count: generations.count)
+            var pendingLogprobs = Array(repeating: [TokenLogprob](), count: generations.count)
+            var predicted = Array(repeating: 0, count: generations.count)
             for try await choice in events {
+                let index = choice.index
                 switch choice.event {
                 case .logprobs(let entry):
-                    pendingLogprobs.append(entry)
+                    pendingLogprobs[index].append(entry)
                 case .promptLogprobs:
                     continue
                 case .token(let id, let text):
-                    predicted += 1
-                    pending.append(id)
+                    predicted[index] += 1
+                    pending[index].append(id)
                     guard !text.isEmpty else { continue }
-                    try await sse.send(LlamaStreamChunkDTO(content: text, tokens: pending, tokensPredicted: predicted,
-                                                           tokensEvaluated: promptCount,
-                                                           completionProbabilities: probabilities(pendingLogprobs)))
-                    pending.removeAll()
-                    pendingLogprobs.removeAll()
+                    try await sse.send(LlamaStreamChunkDTO(index: index, content: text, tokens: pending[index],
+                                                           tokensPredicted: predicted[index],
+                                                           tokensEvaluated: generations[index].promptTokens.count,
+                                                           completionProbabilities: probabilities(pendingLogprobs[index])))
+                    pending[index].removeAll()
+                    pendingLogprobs[index].removeAll()
                 case .done(let reason, _, let timings):
                     if reason == .cancelled { return }
                     // As llama.cpp: the last frame repeats the summary with empty content and no [DONE] follows.
-                    try await sse.send(final(content: "", tokens: pending, reason: reason, timings: timings,
-                                             logprobs: pendingLogprobs))
+                    try await sse.send(final(index, content: "", tokens: pending[index], reason: reason, timings: timings,
+                                             logprobs: pendingLogprobs[index]))
                 }
             }
         }

@@ -171,8 +171,9 @@ struct GenerationValidator: Sendable {
         do { return try loaded.chatFormat() } catch { throw .internalError("the model's chat format cannot be used: \(error)") }
     }
 
-    func llamaCompletion(_ dto: LlamaCompletionRequestDTO) throws(APIError) -> ValidatedGeneration {
-        guard let prompt = dto.prompt else { throw .invalidParameter(name: "prompt", reason: "is required") }
+    /// One validated generation per prompt, in order (llama.cpp answers several prompts with a list).
+    func llamaCompletion(_ dto: LlamaCompletionRequestDTO) throws(APIError) -> [ValidatedGeneration] {
+        guard let prompts = dto.prompt?.prompts else { throw .invalidParameter(name: "prompt", reason: "is required") }
         let nPredict = dto.nPredict ?? dto.maxTokens
         if let n = nPredict, n < -1 {
             throw .invalidParameter(name: dto.nPredict != nil ? "n_predict" : "max_tokens", reason: "must be -1 (no limit) or >= 0")
@@ -188,12 +189,18 @@ struct GenerationValidator: Sendable {
         let (name, loaded) = try resolve(dto.model)
         fields.logitBias = try LogitBiasForms.llamaCpp(dto.logitBias, tokenizer: loaded.tokenizer,
                                                        vocabularySize: loaded.model.vocabularySize)
-        var generation = try build(name: name, loaded: loaded, prompt: prompt.prompt, fields: fields, extraStops: [],
-                                   stream: dto.stream ?? false, includeUsage: false)
-        if let structured = dto.structured { generation.grammar = try StructuredOutput.grammar(structured) }
+        let grammar = try dto.structured.map { s throws(APIError) in try StructuredOutput.grammar(s) }
         let probabilities = try ChoiceOptions.alternatives(dto.nProbs, name: "n_probs")
-        generation.choices.logprobs = probabilities == 0 ? nil : probabilities
-        return generation
+        var generations: [ValidatedGeneration] = []
+        for (index, prompt) in prompts.enumerated() {
+            var generation = try build(name: name, loaded: loaded, prompt: prompt, fields: fields, extraStops: [],
+                                       stream: dto.stream ?? false, includeUsage: false,
+                                       promptName: prompts.count > 1 ? "prompt[\(index)]" : "prompt")
+            generation.grammar = grammar ?? nil
+            generation.choices.logprobs = probabilities == 0 ? nil : probabilities
+            generations.append(generation)
+        }
+        return generations
     }
 
     // MARK: - Shared

@@ -35,11 +35,12 @@ struct CompletionPrompts: Decodable, Equatable {
     }
 }
 
-/// llama.cpp `prompt`: a string, token ids, or a list mixing strings and token ids (`[12, 34, "text", 56]`),
-/// one prompt per request. llama.cpp answers a list of several prompts with a list of results; that is refused
-/// here (by name) rather than answered with one.
+/// llama.cpp `prompt`: a string, token ids, or a list mixing strings and token ids (`[12, 34, "text", 56]`) —
+/// or several prompts, a list of strings and such lists (`["a", [12, 34], [5, "b"]]`), answered with a list of
+/// results as llama.cpp answers them.
 struct LlamaPrompt: Decodable, Equatable {
-    var prompt: PromptForm
+    /// One prompt, or several in order.
+    var prompts: [PromptForm]
 
     private enum Element: Decodable {
         case text(String), token(Int), list([PromptPiece])
@@ -66,32 +67,31 @@ struct LlamaPrompt: Decodable, Equatable {
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if let text = try? container.decode(String.self) {
-            prompt = .text(text)
+            prompts = [.text(text)]
             return
         }
         let elements = try container.decode([Element].self)
-        let several = DecodingError.dataCorrupted(.init(
-            codingPath: decoder.codingPath,
-            debugDescription: "one prompt per request on this route (several prompts: use /v1/completions)"))
         if elements.contains(where: { if case .token = $0 { true } else { false } }) {
             // Any token id makes the list one mixed prompt, as llama.cpp reads it.
-            prompt = .mixed(try elements.map { element throws -> PromptPiece in
+            prompts = [.mixed(try elements.map { element throws -> PromptPiece in
                 switch element {
                 case .text(let text): return .text(text)
                 case .token(let id): return .token(id)
-                case .list: throw several
+                case .list: throw DecodingError.dataCorrupted(.init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "a prompt of token ids cannot hold a list (several prompts are a list of strings and lists)"))
                 }
-            })
-        } else if elements.count == 1 {
-            switch elements[0] {
-            case .text(let text): prompt = .text(text)
-            case .list(let pieces): prompt = .mixed(pieces)
-            case .token(let id): prompt = .tokens([id])
-            }
+            })]
         } else if elements.isEmpty {
-            prompt = .tokens([])
+            prompts = [.tokens([])]
         } else {
-            throw several
+            prompts = elements.map { element -> PromptForm in
+                switch element {
+                case .text(let text): return .text(text)
+                case .list(let pieces): return .mixed(pieces)
+                case .token(let id): return .tokens([id])  // not reached: token ids make one prompt above
+                }
+            }
         }
     }
 }
