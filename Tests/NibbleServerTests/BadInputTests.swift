@@ -90,6 +90,7 @@ import Testing
         .json("llama.cpp token id outside in the second of several prompts", path: "/completion", ["prompt": ["a", [1, 99_999]]],
               mentions: "prompt[1]"),
         .json("llama.cpp token ids around a list", path: "/completion", ["prompt": [1, ["a"]]], mentions: "prompt"),
+        .json("llama.cpp too many prompts", path: "/completion", ["prompt": Array(repeating: "a", count: 1000)], mentions: "prompts per request"),
         .json("llama.cpp mixed prompt id outside", path: "/completion", ["prompt": ["a", 99_999]], mentions: "prompt"),
         .json("a token id outside in a list of prompts", ["prompt": [[65, 66], [1, 99_999]]], mentions: "prompt[1]"),
         .json("an empty list of prompts", ["prompt": [String]()], mentions: "prompt"),

@@ -39,7 +39,8 @@ import Testing
             busy.append(connection)
         }
         let late = try RawHTTPConnection(port: server.port)
-        #expect(late.waitForClose(seconds: 5), "a connection beyond the limit must be closed, not left waiting")
+        // A bound, not a timing: the close comes at once, but a loaded machine may be slow to schedule it.
+        #expect(late.waitForClose(seconds: 30), "a connection beyond the limit must be closed, not left waiting")
         #expect(late.received.isEmpty)
         for connection in busy { #expect(!connection.waitForClose(seconds: 0.05)) }
         // Once a busy client leaves, new connections are served again, and the refusal was counted.

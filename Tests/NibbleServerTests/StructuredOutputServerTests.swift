@@ -37,10 +37,17 @@ struct StructuredOutputServerTests {
         }
     }
 
-    func withSmolLM2(_ body: (TestServer) async throws -> Void) async throws {
+    /// SmolLM2 served as "smollm2", with its own chat template or one of the reference templates (`template`,
+    /// a name in chat-templates.json).
+    func withSmolLM2(template: String? = nil, _ body: (TestServer) async throws -> Void) async throws {
         let file = try #require(RealModelFixtures.smolLM2GGUF)
         var configuration = ServerConfiguration()
-        configuration.models = [ModelConfiguration(name: "smollm2", path: file)]
+        var model = ModelConfiguration(name: "smollm2", path: file)
+        if let template {
+            model.chatTemplate = ChatTemplateTexts(
+                single: try ChatReferences.rendering(template: template, conversation: "user").source, origin: "test")
+        }
+        configuration.models = [model]
         try await withServer(configuration: configuration, registry: ModelRegistry(specs: configuration.modelSpecs), body)
     }
 
@@ -167,19 +174,13 @@ struct StructuredOutputServerTests {
     /// alone (`none` shows its raw text), writes a block with no function name in it; under `auto` the same
     /// start becomes a valid call. ("response" is banned so that it writes `<tool_call>`, not `<tool_response>`.)
     @Test func autoToolCallIsHeldToTheGrammarOnceStarted() async throws {
-        let file = try #require(RealModelFixtures.smolLM2GGUF)
-        var configuration = ServerConfiguration()
-        var model = ModelConfiguration(name: "smollm2", path: file)
-        model.chatTemplate = ChatTemplateTexts(
-            single: try ChatReferences.rendering(template: "Qwen-Qwen2.5-7B-Instruct", conversation: "user").source, origin: "test")
-        configuration.models = [model]
         let tool = #"{"type": "function", "function": {"name": "get_weather", "description": "Get the current weather in a city", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}"#
         let messages = #"[{"role": "user", "content": "What is the weather in Berlin?"}, {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Berlin\"}"}}]}, {"role": "tool", "tool_call_id": "call_1", "content": "{\"temperature\": 12}"}, {"role": "assistant", "content": "It is 12 degrees in Berlin."}, {"role": "user", "content": "What is the weather in Paris?"}]"#
         func body(_ choice: String) -> String {
             #"{"model": "smollm2", "messages": \#(messages), "tools": [\#(tool)], "tool_choice": "\#(choice)", "max_tokens": 60, "temperature": 0, "logit_bias": {"7639": -100}}"#
         }
         var calls: [(name: String, arguments: String)] = []
-        try await withServer(configuration: configuration, registry: ModelRegistry(specs: configuration.modelSpecs)) { server in
+        try await withSmolLM2(template: "Qwen-Qwen2.5-7B-Instruct") { server in
             let raw = try await Self.post(server.port, "/v1/chat/completions", raw: body("none"))
             let message = try #require(((try raw.json()["choices"] as? [[String: Any]])?.first?["message"]) as? [String: Any], "\(raw.text)")
             let text = try #require(message["content"] as? String, "\(raw.text)")
@@ -197,12 +198,6 @@ struct StructuredOutputServerTests {
     /// streamed, and `reasoning_format: "none"` keeps it in the content. A grammar scripts the reply, so SmolLM2
     /// writes what a reasoning model would.
     @Test func thinkBlocksGoToReasoningContent() async throws {
-        let file = try #require(RealModelFixtures.smolLM2GGUF)
-        var configuration = ServerConfiguration()
-        var model = ModelConfiguration(name: "smollm2", path: file)
-        model.chatTemplate = ChatTemplateTexts(
-            single: try ChatReferences.rendering(template: "Qwen-Qwen3-0.6B", conversation: "user").source, origin: "test")
-        configuration.models = [model]
         let reply = "<think>\nThe user says hi. I should greet them.\n</think>\n\nHello there!"
         let grammar = "root ::= " + String(decoding: try JSONSerialization.data(withJSONObject: [reply], options: [.withoutEscapingSlashes]), as: UTF8.self)
             .dropFirst().dropLast()
@@ -213,7 +208,7 @@ struct StructuredOutputServerTests {
             if !extra.isEmpty { text = String(text.dropLast()) + ", " + extra + "}" }
             return text
         }
-        try await withServer(configuration: configuration, registry: ModelRegistry(specs: configuration.modelSpecs)) { server in
+        try await withSmolLM2(template: "Qwen-Qwen3-0.6B") { server in
             let whole = try await Self.post(server.port, "/v1/chat/completions", raw: try body(""))
             let message = try #require(((try whole.json()["choices"] as? [[String: Any]])?.first?["message"]) as? [String: Any], "\(whole.text)")
             #expect(message["reasoning_content"] as? String == "The user says hi. I should greet them.", "\(whole.text)")

@@ -27,6 +27,13 @@ struct ChoiceOptions: Sendable, Equatable {
         return n
     }
 
+    /// Several prompts run as one generation each: at most `maxChoices` of them.
+    static func checkPromptCount(_ count: Int) throws(APIError) {
+        guard count <= maxChoices else {
+            throw .invalidParameter(name: "prompt", reason: "at most \(maxChoices) prompts per request, got \(count)")
+        }
+    }
+
     /// An alternatives count (`logprobs`, `top_logprobs`, `n_probs`), 0–20.
     static func alternatives(_ value: Int?, name: String) throws(APIError) -> Int? {
         guard let value else { return nil }

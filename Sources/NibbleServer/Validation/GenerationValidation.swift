@@ -74,6 +74,7 @@ struct GenerationValidator: Sendable {
     func completion(_ dto: CompletionRequestDTO) throws(APIError) -> [ValidatedGeneration] {
         let sampling = dto.sampling
         guard let prompts = dto.prompt?.prompts else { throw .invalidParameter(name: "prompt", reason: "is required") }
+        try ChoiceOptions.checkPromptCount(prompts.count)
         guard !prompts.isEmpty else { throw .invalidParameter(name: "prompt", reason: "must not be empty") }
         var choices = ChoiceOptions(n: try ChoiceOptions.count(sampling.n, prompts: prompts.count))
         choices.echo = dto.echo ?? false
@@ -174,6 +175,7 @@ struct GenerationValidator: Sendable {
     /// One validated generation per prompt, in order (llama.cpp answers several prompts with a list).
     func llamaCompletion(_ dto: LlamaCompletionRequestDTO) throws(APIError) -> [ValidatedGeneration] {
         guard let prompts = dto.prompt?.prompts else { throw .invalidParameter(name: "prompt", reason: "is required") }
+        try ChoiceOptions.checkPromptCount(prompts.count)
         let nPredict = dto.nPredict ?? dto.maxTokens
         if let n = nPredict, n < -1 {
             throw .invalidParameter(name: dto.nPredict != nil ? "n_predict" : "max_tokens", reason: "must be -1 (no limit) or >= 0")
