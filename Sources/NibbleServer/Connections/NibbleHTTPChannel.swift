@@ -32,9 +32,11 @@ struct NibbleHTTPChannel: ServerChildChannel, HTTPChannelHandler {
                 withOutboundHeaderValidation: false,  // HTTP types validate header fields already
                 withEncoderConfiguration: .init(),
                 withDecoderLimitConfiguration: limits)
+            // The tracker sees a request head before anything answers it (the conformance handler's `100 Continue`):
+            // a client that got that answer may open another connection at once, which must find this one busy.
+            try pipeline.addHandler(ConnectionTrackingHandler(limiter: limiter))
             try pipeline.addHandler(HTTP1ConformanceHandler(maxBodyBytes: maxBodyBytes))
             try pipeline.addHandler(ClientHangupHandler())
-            try pipeline.addHandler(ConnectionTrackingHandler(limiter: limiter))
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel,
