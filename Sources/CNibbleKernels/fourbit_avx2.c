@@ -12,7 +12,11 @@
 // one rounding a scaled table would give). With float16 or bfloat16 compute the per-block table needs only
 // two byte planes (the half's two bytes; the upper two bytes of a bfloat16-rounded float), which halves the
 // lookups and makes the table rebuild cheap: float16 weights are widened by the hardware in their own order
-// (`decode32_f16`, with its own input permutation), bfloat16 ones by unpacking with zeros.
+// (`decode32_f16`, with its own input permutation), bfloat16 ones by a shift (the lower of each pair) and a
+// mask (the upper), again in an order of their own (`decode32_bf16`), which keeps half the widening off the
+// shuffle ports. A bfloat16 table of a finite scale is rounded with integer adds alone (`bf16_planes_finite`).
+// Both made one-row bfloat16 products 1.13–1.17x faster and four-row ones 1.25x (single-thread probe,
+// TinyLlama shapes).
 //
 // Two to six input rows (a decode step of a few sequences) decode each group of 32 weights into registers
 // and multiply it into every row's sums at once (`fused_rows`): no decoded copy is stored and read back, which
@@ -187,18 +191,44 @@ AVX2 INLINE void bf16_planes(__m256 lo, __m256 hi, __m256i plane[2]) {
     plane[1] = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(2, 6, 3, 7, 2, 6, 3, 7));
 }
 
-/// bfloat16 compute: 32 weights in the order of `decode32`, from the two upper byte planes.
+/// `bf16_planes` of finite scaled values lo and hi, rounding them to bfloat16 (nearest even) with integer adds:
+/// bits + 0x8000, less one when bit 16 is clear, is the usual bits + 0x7FFF + bit 16.
+AVX2 INLINE void bf16_planes_finite(__m256 lo, __m256 hi, __m256i plane[2]) {
+    const __m256i bit16 = _mm256_set1_epi32(0x10000), half = _mm256_set1_epi32(0x8000), zero = _mm256_setzero_si256();
+    __m256i l = _mm256_castps_si256(lo), h = _mm256_castps_si256(hi);
+    l = _mm256_add_epi32(_mm256_add_epi32(l, half), _mm256_cmpeq_epi32(_mm256_and_si256(l, bit16), zero));
+    h = _mm256_add_epi32(_mm256_add_epi32(h, half), _mm256_cmpeq_epi32(_mm256_and_si256(h, bit16), zero));
+    __m256i words = _mm256_packus_epi32(_mm256_srli_epi32(l, 16), _mm256_srli_epi32(h, 16));
+    __m256i bytes = _mm256_shuffle_epi8(words, SPLIT_WORD_BYTES);
+    plane[0] = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5));
+    plane[1] = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(2, 6, 3, 7, 2, 6, 3, 7));
+}
+
+/// bfloat16 compute: the planes of a block whose code values scaled by s are lo and hi. A finite scale gives
+/// finite or infinite products, never NaN, so the integer rounding is exact; otherwise the NaN-keeping one runs.
+AVX2 INLINE void bf16_block_planes(__m256 lo, __m256 hi, float s, __m256i plane[2]) {
+    if (__builtin_expect(__builtin_isfinite(s), 1)) {
+        bf16_planes_finite(lo, hi, plane);
+    } else {
+        bf16_planes(round8_bf16(lo), round8_bf16(hi), plane);
+    }
+}
+
+/// bfloat16 compute: 32 weights from the two upper byte planes, in the order 0 4 8 12 1 5 9 13, 2 6 10 14
+/// 3 7 11 15, then 16 + the same (see `permute_rows_bf16`). Each 32-bit lane of the interleaved planes holds
+/// two bfloat16 weights: a shift widens the lower and a mask the upper, so half the widening leaves the
+/// shuffle ports.
 AVX2 INLINE void decode32_bf16(const uint8_t *codes, const __m256i plane[2], __m256 out[4]) {
     __m256i bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)codes));
     __m256i index = _mm256_and_si256(_mm256_srlv_epi32(bytes, _mm256_setr_epi32(4, 4, 4, 4, 0, 0, 0, 0)),
                                      _mm256_set1_epi8(0x0F));
     __m256i b2 = _mm256_shuffle_epi8(plane[0], index), b3 = _mm256_shuffle_epi8(plane[1], index);
     __m256i l23 = _mm256_unpacklo_epi8(b2, b3), h23 = _mm256_unpackhi_epi8(b2, b3);
-    __m256i zero = _mm256_setzero_si256();
-    out[0] = _mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, l23));
-    out[1] = _mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, l23));
-    out[2] = _mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, h23));
-    out[3] = _mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, h23));
+    const __m256i upper = _mm256_set1_epi32((int)0xFFFF0000u);
+    out[0] = _mm256_castsi256_ps(_mm256_slli_epi32(l23, 16));
+    out[1] = _mm256_castsi256_ps(_mm256_and_si256(l23, upper));
+    out[2] = _mm256_castsi256_ps(_mm256_slli_epi32(h23, 16));
+    out[3] = _mm256_castsi256_ps(_mm256_and_si256(h23, upper));
 }
 
 /// float16 compute: the 16 scaled values in lo and hi rounded to halves (the rounding the compute format
@@ -239,6 +269,22 @@ AVX2 static void permute_rows_f16(const float *x, size_t rows, size_t ldx, size_
         }
 }
 
+/// dst `(rows, n)` = x `(rows, ldx)` rounded to bfloat16 and in the order of `decode32_bf16` (n % 16 == 0).
+AVX2 static void permute_rows_bf16(const float *x, size_t rows, size_t ldx, size_t n, float *dst) {
+    // Each 16 columns: 0 4 8 12 1 5 9 13 | 2 6 10 14 3 7 11 15, from the columns' two vectors a (0–7) and b (8–15).
+    const __m256i spread = _mm256_setr_epi32(0, 4, 2, 6, 1, 5, 3, 7);  // a → 0 4 2 6 1 5 3 7
+    for (size_t r = 0; r < rows; r++)
+        for (size_t g = 0; g < n; g += 16) {
+            __m256 a = _mm256_permutevar8x32_ps(round8_bf16(_mm256_loadu_ps(x + r * ldx + g)), spread);
+            __m256 b = _mm256_permutevar8x32_ps(round8_bf16(_mm256_loadu_ps(x + r * ldx + g + 8)), spread);
+            // a = 0 4 2 6 1 5 3 7, b = 8 12 10 14 9 13 11 15: interleave 64-bit pairs per lane.
+            __m256 first = _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(a), _mm256_castps_pd(b)));   // 0 4 8 12 | 1 5 9 13
+            __m256 second = _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(a), _mm256_castps_pd(b)));  // 2 6 10 14 | 3 7 11 15
+            _mm256_storeu_ps(dst + r * n + g, first);
+            _mm256_storeu_ps(dst + r * n + g + 8, second);
+        }
+}
+
 /// dst `(rows, n)` = x `(rows, ldx)` rounded to `format`, each group of eight columns reordered 0 2 4 6 1 3 5 7
 /// (n % 8 == 0).
 AVX2 static void permute_rows(nibble_round_format format, const float *x, size_t rows, size_t ldx, size_t n, float *dst) {
@@ -255,6 +301,8 @@ AVX2 void nibble_4bit_prepare_avx2(nibble_round_format compute, const float *x, 
                                    float *xp) {
     if (compute == NIBBLE_ROUND_F16) {
         permute_rows_f16(x, rows, ldx, n, xp);
+    } else if (compute == NIBBLE_ROUND_BF16) {
+        permute_rows_bf16(x, rows, ldx, n, xp);
     } else {
         permute_rows(compute, x, rows, ldx, n, xp);
     }
@@ -271,13 +319,14 @@ AVX2 INLINE float span32(const nibble_4bit_weight *w, size_t begin, size_t end, 
     size_t block_end = (begin / w->blocksize + 1) * w->blocksize;  // a row may start inside a block
     for (size_t e = begin; e < end; block_end += w->blocksize) {
         size_t stop = block_end < end ? block_end : end;
-        __m256 scale = _mm256_set1_ps(scale_cursor_next(w, &cursor));
+        float s = scale_cursor_next(w, &cursor);
+        __m256 scale = _mm256_set1_ps(s);
         __m256 lo = _mm256_mul_ps(code_lo, scale), hi = _mm256_mul_ps(code_hi, scale);
         __m256i plane[4];
         if (w->compute == NIBBLE_ROUND_F16) {
             f16_planes(lo, hi, plane);
         } else if (w->compute == NIBBLE_ROUND_BF16) {
-            bf16_planes(round8_bf16(lo), round8_bf16(hi), plane);
+            bf16_block_planes(lo, hi, s, plane);
         } else {
             byte_planes(lo, hi, plane);
         }
@@ -367,13 +416,13 @@ AVX2 INLINE void fused_rows(const nibble_4bit_weight *w, const float *xp, const 
                 size_t block_end = (begin / w->blocksize + 1) * w->blocksize;  // a slice may start inside a block
                 for (size_t e = begin; e < end; block_end += w->blocksize) {
                     size_t stop = block_end < end ? block_end : end;
-                    __m256 scale = _mm256_set1_ps(scale_cursor_next(w, &cursor));
+                    float s = scale_cursor_next(w, &cursor);
+                    __m256 scale = _mm256_set1_ps(s);
                     __m256i plane[4];
                     if (compute == NIBBLE_ROUND_F16) {
                         f16_planes(_mm256_mul_ps(code_lo, scale), _mm256_mul_ps(code_hi, scale), plane);
                     } else if (compute == NIBBLE_ROUND_BF16) {
-                        bf16_planes(round8_bf16(_mm256_mul_ps(code_lo, scale)), round8_bf16(_mm256_mul_ps(code_hi, scale)),
-                                    plane);
+                        bf16_block_planes(_mm256_mul_ps(code_lo, scale), _mm256_mul_ps(code_hi, scale), s, plane);
                     }
                     for (; e < stop; e += 32) {
                         __m256 v[4];

@@ -55,8 +55,16 @@ public struct GenerationState {
     /// `finish` is set when this token ends the generation.
     public mutating func next(logits: inout [Float]) throws(GenerationError) -> GenerationEvent {
         precondition(finish == nil, "the generation has ended")
-        chain.process(&logits, history: history)
-        let picked = if let constraint { try constraint.pick(&logits, using: &sampler) } else { sampler.sample(logits) }
+        let picked: Int?
+        if let constraint {
+            // The grammar's mask goes between the penalties and the warpers (see `LogitProcessorChain`).
+            let chain = chain, history = history
+            chain.penalize(&logits, history: history)
+            picked = try constraint.pick(&logits, truncates: chain.truncates, using: &sampler) { chain.warp(&$0, history: history) }
+        } else {
+            chain.process(&logits, history: history)
+            picked = sampler.sample(logits)
+        }
         guard let token = picked else { throw .noFiniteLogits(step: history.generated.count) }
         history.generated.append(token)
         var text: String

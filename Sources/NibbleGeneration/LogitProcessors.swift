@@ -146,10 +146,26 @@ public struct MinPProcessor: LogitProcessor {
 // MARK: - Chain
 
 /// The processors a parameter set implies, in HF order, and the sampler that follows them.
+///
+/// Penalties and biases rewrite each logit on its own; the warpers after them (temperature, top-k, top-p,
+/// min-p) shape the distribution sampled from, and the truncating ones look at all of it. A grammar's mask
+/// therefore goes between the two: truncating first could leave no token the grammar allows.
 public struct LogitProcessorChain: Sendable {
-    public let processors: [any LogitProcessor]
+    /// Penalties and logit biases, then the warpers: everything `process` runs, in order.
+    public var processors: [any LogitProcessor] { penalties + warpers }
+    /// Processors that rewrite each logit on its own (penalties, biases).
+    let penalties: [any LogitProcessor]
+    /// Temperature and the truncations, run on the distribution the sampler draws from.
+    let warpers: [any LogitProcessor]
+    /// Whether a warper drops tokens by looking at the others (top-k, top-p, min-p), so that masking tokens
+    /// before or after it gives different results.
+    public let truncates: Bool
 
-    public init(_ processors: [any LogitProcessor]) { self.processors = processors }
+    public init(_ processors: [any LogitProcessor]) {
+        penalties = processors
+        warpers = []
+        truncates = false
+    }
 
     /// Penalties and logit biases first; warpers only when sampling (greedy decoding ignores them, as HF does).
     public init(parameters: GenerationParameters) {
@@ -163,17 +179,32 @@ public struct LogitProcessorChain: Sendable {
                                                           presence: parameters.presencePenalty))
         }
         if !parameters.logitBias.isEmpty { list.append(LogitBiasProcessor(biases: parameters.logitBias)) }
+        var shaping: [any LogitProcessor] = []
         if !parameters.isGreedy {
-            if parameters.temperature != 1 { list.append(TemperatureProcessor(temperature: parameters.temperature)) }
-            if parameters.topK > 0 { list.append(TopKProcessor(k: parameters.topK)) }
-            if parameters.topP < 1 { list.append(TopPProcessor(p: parameters.topP)) }
-            if parameters.minP > 0 { list.append(MinPProcessor(minP: parameters.minP)) }
+            if parameters.temperature != 1 { shaping.append(TemperatureProcessor(temperature: parameters.temperature)) }
+            if parameters.topK > 0 { shaping.append(TopKProcessor(k: parameters.topK)) }
+            if parameters.topP < 1 { shaping.append(TopPProcessor(p: parameters.topP)) }
+            if parameters.minP > 0 { shaping.append(MinPProcessor(minP: parameters.minP)) }
         }
-        processors = list
+        penalties = list
+        warpers = shaping
+        truncates = shaping.contains { !($0 is TemperatureProcessor) }
     }
 
+    /// Every processor, in order.
     public func process(_ logits: inout [Float], history: TokenHistory) {
-        for processor in processors { processor.process(&logits, history: history) }
+        penalize(&logits, history: history)
+        warp(&logits, history: history)
+    }
+
+    /// The penalties and biases alone.
+    public func penalize(_ logits: inout [Float], history: TokenHistory) {
+        for processor in penalties { processor.process(&logits, history: history) }
+    }
+
+    /// The warpers alone.
+    public func warp(_ logits: inout [Float], history: TokenHistory) {
+        for processor in warpers { processor.process(&logits, history: history) }
     }
 }
 

@@ -71,18 +71,28 @@ public struct OutputConstraint {
         }
     }
 
-    /// Picks the next token and advances the matcher with it.
+    /// Picks the next token from penalized logits and advances the matcher with it; `warp` applies the
+    /// sampler's temperature and truncations.
     ///
-    /// The sampler's unconstrained pick stands when the grammar allows it; only otherwise is the full mask
-    /// computed and the pick redrawn from the masked logits. For greedy decoding that is exactly the masked
-    /// arg-max; for plain sampling it is exactly the masked distribution (a rejected draw is redrawn from the
-    /// renormalized rest), and most steps then cost a check of one token's bytes instead of a vocabulary walk.
-    func pick(_ logits: inout [Float], using sampler: inout Sampler) throws(GenerationError) -> Int? {
+    /// As llama.cpp does, the sampler's unconstrained pick stands when the grammar allows it; only otherwise is
+    /// the full mask computed and the pick redrawn from the masked logits, warped afresh, so that top-k, top-p
+    /// and min-p choose among the tokens the grammar allows (truncating first could leave none). For greedy
+    /// decoding that is exactly the masked arg-max; for plain sampling exactly the masked distribution (a
+    /// rejected draw is redrawn from the renormalized rest); and most steps cost a check of one token's bytes
+    /// instead of a vocabulary walk.
+    /// - Parameter truncates: whether `warp` drops tokens by looking at the others. Without truncation the
+    ///   warped logits can be masked as they are, without keeping an unwarped copy.
+    func pick(_ logits: inout [Float], truncates: Bool, using sampler: inout Sampler,
+              warp: (inout [Float]) -> Void) throws(GenerationError) -> Int? {
         if let lazy, lazy.phase != .active {
+            warp(&logits)
             let token = sampler.sample(logits)
             if let token { watch(token, lazy) }
             return token
         }
+        var unwarped: [Float] = []
+        if truncates { unwarped = logits }
+        warp(&logits)
         if let first = sampler.sample(logits) {
             if stopTokenIds.contains(first) {
                 if constraint.canEnd { return first }
@@ -90,7 +100,13 @@ public struct OutputConstraint {
                 return first
             }
         }
-        try restrict(&logits)
+        if truncates {
+            logits = unwarped
+            try restrict(&logits)
+            warp(&logits)
+        } else {
+            try restrict(&logits)
+        }
         guard let token = sampler.sample(logits) else { return nil }
         try accept(token)
         return token

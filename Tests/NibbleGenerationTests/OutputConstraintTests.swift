@@ -22,11 +22,13 @@ import Testing
         return TokenVocabulary(tokenBytes: bytes, endTokenIds: [2])
     }
 
-    func generate(_ grammar: Grammar, seed: UInt64, maxTokens: Int = 200) throws -> (text: String, finish: FinishReason?, ids: [Int]) {
+    func generate(_ grammar: Grammar, seed: UInt64, maxTokens: Int = 200,
+                  configure: (inout GenerationParameters) -> Void = { _ in }) throws -> (text: String, finish: FinishReason?, ids: [Int]) {
         var parameters = GenerationParameters()
         parameters.temperature = 1
         parameters.seed = seed
         parameters.maxNewTokens = maxTokens
+        configure(&parameters)
         var state = try GenerationState(tokenizer: tokenizer, promptTokens: [1], parameters: try parameters.validated(), eosTokenIds: [2],
                                         contextLength: 1024, constraint: OutputConstraint(grammar: grammar, vocabulary: vocabulary))
         var rng = SeededRandom(seed: seed)
@@ -63,6 +65,24 @@ import Testing
             #expect(text == "Hello world!" || text == "Hello the!")
             #expect(finish == .stop(.grammarComplete))
             #expect(!ids.contains(2))
+        }
+    }
+
+    /// Top-k, top-p and min-p keep only EOS of these logits, which the grammar forbids until the end: they must
+    /// choose among the tokens the grammar allows instead (as llama.cpp's grammar-first resampling does), never
+    /// leave nothing to sample. Top-k of 1 is then the masked arg-max, the same tokens as greedy decoding.
+    @Test func truncationChoosesAmongAllowedTokens() throws {
+        let grammar = try Grammar(gbnf: #"root ::= "Hello" (" world" | " the") "!""#)
+        for seed in 1...4 as ClosedRange<UInt64> {
+            let greedy = try generate(grammar, seed: seed) { $0.temperature = 0 }
+            let topK = try generate(grammar, seed: seed) { $0.topK = 1 }
+            #expect(topK.ids == greedy.ids, "seed \(seed)")
+            for configure in [{ (p: inout GenerationParameters) in p.topP = 0.5 }, { $0.minP = 0.5 }, { $0.topK = 3; $0.topP = 0.9 }] {
+                let (text, finish, _) = try generate(grammar, seed: seed, configure: configure)
+                var matcher = GrammarMatcher(grammar: grammar)
+                #expect(matcher.accept(bytes: Array(text.utf8)) && matcher.canEnd, "\(text)")
+                #expect(finish == .stop(.grammarComplete) || finish == .stop(.eos(tokenId: 2)), "\(String(describing: finish))")
+            }
         }
     }
 
