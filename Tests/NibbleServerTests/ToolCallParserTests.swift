@@ -109,6 +109,16 @@ struct ToolCallParserTests {
         let cut = ToolCallFamily.hermes.parse("Checking.\n<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n</tool_call>\n<tool_call>\n{\"name\": \"b\", \"argu")
         #expect(cut.calls.map(\.name) == ["a"])
         #expect(cut.content == "Checking.\n<tool_call>\n{\"name\": \"b\", \"argu")
+        // DeepSeek R1 the same way: whole blocks are calls, a cut-off one and the text around stay content.
+        let call = { (name: String, body: String) in "<｜tool▁call▁begin｜>function<｜tool▁sep｜>\(name)\n```json\n\(body)\n```<｜tool▁call▁end｜>" }
+        let r1 = ToolCallFamily.deepseekR1.parse("Both.<｜tool▁calls▁begin｜>" + call("a", #"{"x": 1}"#) + call("b", "{}") + "<｜tool▁calls▁end｜>")
+        #expect(r1.calls.map(\.name) == ["a", "b"] && r1.calls.first?.arguments == #"{"x": 1}"#)
+        #expect(r1.content == "Both.")
+        let r1Cut = ToolCallFamily.deepseekR1.parse("<｜tool▁calls▁begin｜>" + call("a", "{}") + "<｜tool▁call▁begin｜>function<｜tool▁sep｜>b\n```json\n{\"q\": ")
+        #expect(r1Cut.calls.map(\.name) == ["a"])
+        #expect(r1Cut.content == "<｜tool▁call▁begin｜>function<｜tool▁sep｜>b\n```json\n{\"q\":")
+        let r1Broken = "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>a\n```json\n{oops}\n```<｜tool▁call▁end｜>"
+        #expect(ToolCallFamily.deepseekR1.parse(r1Broken) == ParsedReply(content: r1Broken, calls: []))
         #expect(ToolCallFamily.llama3.parse("Paris is sunny.").calls.isEmpty)
         let granite = ToolCallFamily.granite.parse(#"<|tool_call|>[{"name": "a", "arguments": {"k": "v"}}, {"name": "b", "arguments": {}}]"#)
         #expect(granite.calls.map(\.name) == ["a", "b"])

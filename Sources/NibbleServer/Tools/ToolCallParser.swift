@@ -39,8 +39,10 @@ extension ToolCallFamily {
             calls = Self.jsonCalls(String(text[start.upperBound...]), nameKey: "name", argumentKeys: ["arguments", "parameters"])
         case .deepseekR1:
             guard let start = text.range(of: "<｜tool▁calls▁begin｜>") else { return .plain(text) }
-            before = String(text[..<start.lowerBound])
-            calls = Self.deepseekCalls(String(text[start.upperBound...]))
+            let blocks = Self.deepseekBlocks(String(text[start.upperBound...]))
+            guard !blocks.calls.isEmpty else { return .plain(text) }
+            before = [String(text[..<start.lowerBound]).trimmingWhitespace, blocks.rest].filter { !$0.isEmpty }.joined(separator: "\n")
+            calls = blocks.calls
         case .functionary:
             return Self.functionary(text)
         case .commandR:
@@ -122,29 +124,44 @@ extension ToolCallFamily {
         return ParsedToolCall(name: name, arguments: json, id: fields["id"]?.stringValue)
     }
 
-    private static func deepseekCalls(_ text: String) -> [ParsedToolCall]? {
+    /// `<｜tool▁call▁begin｜>TYPE<｜tool▁sep｜>NAME\n```json\n{…}\n```<｜tool▁call▁end｜>` blocks after the calls'
+    /// opening marker; the last may lack its end. As with `hermesBlocks`, every block that parses is a call and
+    /// what does not (a block cut off by `max_tokens`, text between blocks) is returned as text, in order; the
+    /// closing `<｜tool▁calls▁end｜>` marker is dropped.
+    private static func deepseekBlocks(_ text: String) -> (calls: [ParsedToolCall], rest: String) {
         var calls: [ParsedToolCall] = []
+        var leftovers: [Substring] = []
         var rest = Substring(text)
         while let open = rest.range(of: "<｜tool▁call▁begin｜>") {
+            leftovers.append(rest[..<open.lowerBound])
             var inner = rest[open.upperBound...]
+            var block = rest[open.lowerBound...]
             if let close = inner.range(of: "<｜tool▁call▁end｜>") {
+                block = rest[open.lowerBound..<close.upperBound]
                 rest = inner[close.upperBound...]
                 inner = inner[..<close.lowerBound]
             } else {
                 rest = ""
             }
-            guard let sep = inner.range(of: "<｜tool▁sep｜>") else { return nil }
-            let afterSep = inner[sep.upperBound...]
-            guard let newline = afterSep.firstIndex(of: "\n") else { return nil }
-            let name = afterSep[..<newline].trimmingWhitespace
-            var body = afterSep[afterSep.index(after: newline)...].trimmingWhitespace
-            if body.hasPrefix("```json") { body = String(body.dropFirst(7)) } else if body.hasPrefix("```") { body = String(body.dropFirst(3)) }
-            if body.hasSuffix("```") { body = String(body.dropLast(3)) }
-            guard !name.isEmpty, let args = try? TemplateJSON.parse(body.trimmingWhitespace), case .dict = args,
-                  let json = try? TemplateJSON.serialize(args) else { return nil }
-            calls.append(ParsedToolCall(name: name, arguments: json))
+            if let call = deepseekCall(inner) { calls.append(call) } else { leftovers.append(block) }
         }
-        return calls
+        leftovers.append(rest)
+        let text = leftovers.map { $0.replacing("<｜tool▁calls▁end｜>", with: "").trimmingWhitespace }
+        return (calls, text.filter { !$0.isEmpty }.joined(separator: "\n"))
+    }
+
+    /// One block's inside: `TYPE<｜tool▁sep｜>NAME\n` and the arguments, fenced or not.
+    private static func deepseekCall(_ inner: Substring) -> ParsedToolCall? {
+        guard let sep = inner.range(of: "<｜tool▁sep｜>") else { return nil }
+        let afterSep = inner[sep.upperBound...]
+        guard let newline = afterSep.firstIndex(of: "\n") else { return nil }
+        let name = afterSep[..<newline].trimmingWhitespace
+        var body = afterSep[afterSep.index(after: newline)...].trimmingWhitespace
+        if body.hasPrefix("```json") { body = String(body.dropFirst(7)) } else if body.hasPrefix("```") { body = String(body.dropFirst(3)) }
+        if body.hasSuffix("```") { body = String(body.dropLast(3)) }
+        guard !name.isEmpty, let args = try? TemplateJSON.parse(body.trimmingWhitespace), case .dict = args,
+              let json = try? TemplateJSON.serialize(args) else { return nil }
+        return ParsedToolCall(name: name, arguments: json)
     }
 
     /// `RECIPIENT\nBODY` parts separated by `>>>` (the first `>>>` is the prompt's).
