@@ -20,8 +20,9 @@
 //
 // Two to six input rows (a decode step of a few sequences) decode each group of 32 weights into registers
 // and multiply it into every row's sums at once (`fused_rows`): no decoded copy is stored and read back, which
-// made SmolLM2 nf4 decode steps of 2–6 sequences 1.1–1.2x faster. From seven rows on, a decoded block shared by
-// the float tiles is as fast or faster (8 sequences: 7% faster on two threads).
+// made SmolLM2 nf4 decode steps of 2–6 sequences 1.1–1.2x faster. From seven rows on, weights are decoded once
+// into panels (a block of weight rows × a slice of columns, kept in L1) that register tiles multiply into every
+// input row (`panels`), which is as fast or faster (8 sequences: 7% faster on two threads).
 //
 // Other shapes: eight codes (four bytes) at a time, with one broadcast, two variable shifts (one brings each
 // nibble's low three bits to the bottom as a permute index, the other its high bit to the sign as a blend
@@ -451,6 +452,95 @@ AVX2 INLINE void fused_rows(const nibble_4bit_weight *w, const float *xp, const 
     }
 }
 
+/// Input rows per group of `panels`: the group's 8-lane sums `(rows, NIBBLE_TILE_BLOCK, 8)` and its slice of
+/// the input (128 rows × 512 columns, 256 KiB) stay in L2.
+#define PANEL_ROW_GROUP 128
+
+/// One register tile of `panels`: R input rows × C weight rows over one slice of S columns. The 8-lane sums
+/// continue from acc `(R, NIBBLE_TILE_BLOCK, 8)` (zero on the first slice) and go back to it, or on the last slice
+/// are summed into y.
+AVX2 INLINE void panel_tile(const float *x, size_t ldx, const float *panel, size_t S, float *acc, float *y, size_t ldy,
+                            const int first, const int last, const int R, const int C) {
+    __m256 a[4][3];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++)
+            a[r][c] = first ? _mm256_setzero_ps() : _mm256_load_ps(acc + ((size_t)r * NIBBLE_TILE_BLOCK + c) * 8);
+    for (size_t i = 0; i < S; i += 8) {
+        __m256 wv[3];
+        for (int c = 0; c < C; c++) wv[c] = _mm256_load_ps(panel + c * S + i);
+        for (int r = 0; r < R; r++) {
+            __m256 xv = _mm256_loadu_ps(x + r * ldx + i);
+            for (int c = 0; c < C; c++) a[r][c] = _mm256_fmadd_ps(xv, wv[c], a[r][c]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) {
+            if (last) {
+                y[r * ldy + c] = hsum(a[r][c]);
+            } else {
+                _mm256_store_ps(acc + ((size_t)r * NIBBLE_TILE_BLOCK + c) * 8, a[r][c]);
+            }
+        }
+}
+
+/// `panel_tile` over a panel's `count` weight rows, three at a time, for R input rows.
+AVX2 INLINE void panel_tiles(const float *x, size_t ldx, const float *panel, size_t S, float *acc, float *y,
+                             size_t ldy, const int first, const int last, const int R, const int count) {
+    int c = 0;
+    for (; c + 3 <= count; c += 3) panel_tile(x, ldx, panel + c * S, S, acc + c * 8, y + c, ldy, first, last, R, 3);
+    if (count - c == 2) panel_tile(x, ldx, panel + c * S, S, acc + c * 8, y + c, ldy, first, last, R, 2);
+    if (count - c == 1) panel_tile(x, ldx, panel + c * S, S, acc + c * 8, y + c, ldy, first, last, R, 1);
+}
+
+/// Fast layout, many input rows (prefill, decode batches of seven or more): weight rows go in blocks of
+/// NIBBLE_TILE_BLOCK and columns in slices of about 512. Each block's slice is decoded into a panel that stays in
+/// L1 and multiplied into every input row of a group by 4 × 3 register tiles, whose 8-lane sums carry over from
+/// slice to slice: every output sums the same products in the same order as one tile over the whole row, while
+/// the tiles read their weights from L1 instead of a whole decoded block from L2 (TinyLlama shapes 1.04–1.12x,
+/// single-thread probe). Rows of up to ~768 columns stay one slice.
+AVX2 static void panels(const nibble_4bit_weight *w, const float *xp, size_t rows, size_t o_begin, size_t o_end,
+                        float *y, size_t ldy, const __m256i plane[4]) {
+    const size_t n = w->n;
+    size_t slices = (n + 256) / 512;
+    if (slices == 0) slices = 1;
+    const size_t slice = (n / 32 + slices - 1) / slices * 32;  // a multiple of 32, so every slice is whole groups
+    float *panel = aligned_alloc(64, NIBBLE_TILE_BLOCK * slice * sizeof(float));                // (block rows, slice)
+    float *acc = aligned_alloc(64, PANEL_ROW_GROUP * NIBBLE_TILE_BLOCK * 8 * sizeof(float));  // (group rows, block rows, 8)
+    if (!panel || !acc) abort();
+    for (size_t g0 = 0; g0 < rows; g0 += PANEL_ROW_GROUP) {
+        size_t g1 = g0 + PANEL_ROW_GROUP < rows ? g0 + PANEL_ROW_GROUP : rows;
+        for (size_t block = o_begin; block < o_end; block += NIBBLE_TILE_BLOCK) {
+            const int count = (int)(block + NIBBLE_TILE_BLOCK < o_end ? NIBBLE_TILE_BLOCK : o_end - block);
+            for (size_t s0 = 0; s0 < n; s0 += slice) {
+                size_t S = s0 + slice < n ? slice : n - s0;
+                const int first = s0 == 0, last = s0 + S == n;
+                for (int c = 0; c < count; c++) {
+                    size_t begin = (block + c) * n + s0;
+                    if (w->compute == NIBBLE_ROUND_F32) {
+                        store32_f32(w, begin, begin + S, panel + c * S, plane);
+                    } else {
+                        span32(w, begin, begin + S, NULL, panel + c * S, 1);
+                    }
+                }
+                size_t r = g0;
+                for (; r + 4 <= g1; r += 4)
+                    panel_tiles(xp + r * n + s0, n, panel, S, acc + (r - g0) * NIBBLE_TILE_BLOCK * 8,
+                                y + r * ldy + block, ldy, first, last, 4, count);
+                const float *x = xp + r * n + s0;
+                float *a = acc + (r - g0) * NIBBLE_TILE_BLOCK * 8, *yr = y + r * ldy + block;
+                switch (g1 - r) {
+                case 3: panel_tiles(x, n, panel, S, a, yr, ldy, first, last, 3, count); break;
+                case 2: panel_tiles(x, n, panel, S, a, yr, ldy, first, last, 2, count); break;
+                case 1: panel_tiles(x, n, panel, S, a, yr, ldy, first, last, 1, count); break;
+                default: break;
+                }
+            }
+        }
+    }
+    free(panel);
+    free(acc);
+}
+
 /// `fused_rows` for 2 … 6 rows, with the row count and format as constants so each pair compiles on its own.
 AVX2 static void fused_rows_any(const nibble_4bit_weight *w, const float *xp, size_t rows, size_t o_begin,
                                 size_t o_end, float *y, size_t ldy, const __m256i plane[4]) {
@@ -494,18 +584,16 @@ AVX2 void nibble_matmul_4bit_avx2(const nibble_4bit_weight *w, const float *xp, 
         fused_rows_any(w, xp, rows, o_begin, o_end, y, ldy, plane);
         return;
     }
-    // Many input rows: decode a block of weight rows once (it stays in cache) and run the float kernel.
+    if (fast) {
+        panels(w, xp, rows, o_begin, o_end, y, ldy, plane);
+        return;
+    }
+    // Other shapes: decode a block of weight rows once (it stays in cache) and run the float kernel.
     float *scratch = aligned_alloc(64, (NIBBLE_TILE_BLOCK * (n ? n : 1) * sizeof(float) + 63) / 64 * 64);  // (block rows, n)
     if (!scratch) abort();
     for (size_t block = o_begin; block < o_end; block += NIBBLE_TILE_BLOCK) {
         size_t count = block + NIBBLE_TILE_BLOCK < o_end ? NIBBLE_TILE_BLOCK : o_end - block;
-        if (fast && w->compute == NIBBLE_ROUND_F32) {
-            store32_f32(w, block * n, (block + count) * n, scratch, plane);
-        } else if (fast) {
-            span32(w, block * n, (block + count) * n, NULL, scratch, 1);
-        } else {
-            span(w, block * n, (block + count) * n, NULL, scratch, 1);
-        }
+        span(w, block * n, (block + count) * n, NULL, scratch, 1);
         nibble_matmul_avx2(NIBBLE_WEIGHT_F32, xp, rows, n, scratch, n, 0, count, y + block, ldy);
     }
     free(scratch);

@@ -249,12 +249,14 @@ import Testing
 
     /// One-hot input rows select single weights, so every decoded value is checked bit for bit — on the fused
     /// one-row path (row by row), the register-decoding path of a few rows (2, 3, 6 at once) and the
-    /// block-decoding path (all rows at once).
+    /// block-decoding path (all rows at once; rows of 1,024 and 1,376 columns go in two and three slices, the last
+    /// one shorter, over several groups of input rows).
     @Test(arguments: [FloatRounding.f32, .f16, .bf16])
     func fourBitDecodesExactly(rounding: FloatRounding) {
         var rng = SeededRandom(seed: 11)
         for (out, inp, blocksize) in [(5, 37, 64), (7, 64, 64), (3, 130, 64), (20, 33, 16), (4, 9, 6), (6, 96, 32), (9, 64, 128),
-                                       (5, 128, 64), (3, 384, 128), (4, 128, 256), (3, 256, 512)] {
+                                       (5, 128, 64), (3, 384, 128), (4, 128, 256), (3, 256, 512),
+                                       (3, 1024, 64), (2, 1376, 32)] {
             let weight = FourBit(out: out, inp: inp, blocksize: blocksize, rng: &rng)
             for doubleQuant in [false, true] {
                 let expected = weight.dequantized(rounding, doubleQuant: doubleQuant)
@@ -295,10 +297,10 @@ import Testing
         // Rows of 32k elements with blocks of 32k take the AVX2 fast layout, rows of 128k with blocks of 64 or
         // 128k the AVX-512 one; (40, 512) crosses nested absmax groups; (9, 384, 256) and (3, 128, 4096) start
         // rows inside a block; (8, 2048) takes 2 … 6 rows decoded in registers over several column slices and 8
-        // rows through a decoded block.
+        // rows through decoded panels of four slices; (20, 1376, 32) three slices, the last one shorter.
         let shapes = [(1, 1, 64), (3, 7, 64), (9, 37, 64), (4, 64, 64), (17, 100, 64), (5, 257, 128), (2, 2048, 64),
                       (300, 515, 64), (40, 512, 64), (13, 96, 32), (7, 320, 256), (9, 384, 256), (3, 128, 4096),
-                      (70, 512, 128), (8, 2048, 64)]
+                      (70, 512, 128), (8, 2048, 64), (20, 1376, 32)]
         for (out, inp, blocksize) in shapes {
             let weight = FourBit(out: out, inp: inp, blocksize: blocksize, rng: &rng)
             for doubleQuant in [false, true] {
