@@ -22,6 +22,8 @@ public struct GenerationState {
     private var history: TokenHistory
     /// The grammar the output must match (structured output), if any.
     private var constraint: OutputConstraint?
+    /// Whether `logit_bias` bans any token (a bias of `-infinity`).
+    private let bans: Bool
 
     /// - Parameters:
     ///   - contextLength: positions the sequence may fill (prompt plus output).
@@ -46,6 +48,7 @@ public struct GenerationState {
         history = TokenHistory(prompt: promptTokens)
         self.constraint = constraint
         self.constraint?.bind(stopTokenIds: stopTokenIds)
+        bans = validated.values.logitBias.values.contains(-.infinity)
     }
 
     /// Tokens generated so far.
@@ -55,6 +58,8 @@ public struct GenerationState {
     /// `finish` is set when this token ends the generation.
     public mutating func next(logits: inout [Float]) throws(GenerationError) -> GenerationEvent {
         precondition(finish == nil, "the generation has ended")
+        // With bans, whether the model or the bans left nothing to pick is told from the logits as they came.
+        let modelHadFinite = bans ? logits.contains { $0.isFinite } : false
         let picked: Int?
         if let constraint {
             // The grammar's mask goes between the penalties and the warpers (see `LogitProcessorChain`).
@@ -65,7 +70,10 @@ public struct GenerationState {
             chain.process(&logits, history: history)
             picked = sampler.sample(logits)
         }
-        guard let token = picked else { throw .noFiniteLogits(step: history.generated.count) }
+        guard let token = picked else {
+            let step = history.generated.count
+            throw modelHadFinite ? .everyTokenBanned(step: step) : .noFiniteLogits(step: step)
+        }
         history.generated.append(token)
         var text: String
         if stopTokenIds.contains(token) {

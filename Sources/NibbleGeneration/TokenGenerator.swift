@@ -17,6 +17,8 @@ public enum GenerationError: Error, Equatable, CustomStringConvertible {
     case invalidParameter(InvalidParameter)
     /// The processed logits of a step held no finite value to pick from (the model produced NaN or infinities).
     case noFiniteLogits(step: Int)
+    /// The model's logits were fine, but `logit_bias` banned every token the grammar or the sampler still allowed.
+    case everyTokenBanned(step: Int)
 
     public var description: String {
         switch self {
@@ -25,6 +27,8 @@ public enum GenerationError: Error, Equatable, CustomStringConvertible {
             return "the prompt has \(promptTokens) tokens; the context holds \(contextLength), leaving no room to generate"
         case .invalidParameter(let invalid): return invalid.description
         case .noFiniteLogits(let step): return "step \(step): the model's logits hold no finite value to sample from"
+        case .everyTokenBanned(let step):
+            return "step \(step): logit_bias bans every token that may come next (with a grammar: every token it allows)"
         }
     }
 }

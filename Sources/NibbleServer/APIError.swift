@@ -136,6 +136,7 @@ public enum APIError: Error, Equatable, CustomStringConvertible {
             case .emptyPrompt: self = .invalidParameter(name: "prompt", reason: "must not be empty")
             case .invalidParameter(let invalid): self = .invalidParameter(name: invalid.name, reason: invalid.reason)
             case .noFiniteLogits: self = .internalError(error.description)
+            case .everyTokenBanned: self = .invalidParameter(name: "logit_bias", reason: error.description)
             }
         case let error as InvalidParameter: self = .invalidParameter(name: error.name, reason: error.reason)
         case let error as HTTPError:
