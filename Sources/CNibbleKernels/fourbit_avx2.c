@@ -20,9 +20,10 @@
 //
 // Two to six input rows (a decode step of a few sequences) decode each group of 32 weights into registers
 // and multiply it into every row's sums at once (`fused_rows`): no decoded copy is stored and read back, which
-// made SmolLM2 nf4 decode steps of 2–6 sequences 1.1–1.2x faster. From seven rows on, weights are decoded once
-// into panels (a block of weight rows × a slice of columns, kept in L1) that register tiles multiply into every
-// input row (`panels`), which is as fast or faster (8 sequences: 7% faster on two threads).
+// made SmolLM2 nf4 decode steps of 2–6 sequences 1.1–1.2x faster. From seven rows on, a decoded block shared by
+// the float tiles is as fast or faster (8 sequences: 7% faster on two threads). Prefill-sized inputs decode into
+// panels instead (a block of weight rows × a slice of columns, at most 36 KiB) that register tiles multiply into
+// every input row (`panels`).
 //
 // Other shapes: eight codes (four bytes) at a time, with one broadcast, two variable shifts (one brings each
 // nibble's low three bits to the bottom as a permute index, the other its high bit to the sign as a blend
@@ -452,9 +453,15 @@ AVX2 INLINE void fused_rows(const nibble_4bit_weight *w, const float *xp, const 
     }
 }
 
-/// Input rows per group of `panels`: the group's 8-lane sums `(rows, NIBBLE_TILE_BLOCK, 8)` and its slice of
-/// the input (128 rows × 512 columns, 256 KiB) stay in L2.
-#define PANEL_ROW_GROUP 128
+/// `panels` serve prefill-sized inputs, above this many rows. A decode batch of 7–16 sequences keeps the decoded
+/// block and the float tiles, whose prefetching reads it from L2 in time: with panels, 8-sequence SmolLM2 decode
+/// steps ran ~5% slower on two threads.
+#define PANEL_MIN_ROWS 16
+
+/// Input rows per group of `panels`: a whole prefill step (`max_batch_tokens`, 512 by default) decodes each weight
+/// once. Groups of 128, whose sums and input slice would stay in L2, decoded the weights four times per step and
+/// prefilled 512-token TinyLlama prompts 0.97x as fast (two threads).
+#define PANEL_ROW_GROUP 512
 
 /// One register tile of `panels`: R input rows × C weight rows over one slice of S columns. The 8-lane sums
 /// continue from acc `(R, NIBBLE_TILE_BLOCK, 8)` (zero on the first slice) and go back to it, or on the last slice
@@ -492,12 +499,12 @@ AVX2 INLINE void panel_tiles(const float *x, size_t ldx, const float *panel, siz
     if (count - c == 1) panel_tile(x, ldx, panel + c * S, S, acc + c * 8, y + c, ldy, first, last, R, 1);
 }
 
-/// Fast layout, many input rows (prefill, decode batches of seven or more): weight rows go in blocks of
-/// NIBBLE_TILE_BLOCK and columns in slices of about 512. Each block's slice is decoded into a panel that stays in
-/// L1 and multiplied into every input row of a group by 4 × 3 register tiles, whose 8-lane sums carry over from
-/// slice to slice: every output sums the same products in the same order as one tile over the whole row, while
-/// the tiles read their weights from L1 instead of a whole decoded block from L2 (TinyLlama shapes 1.04–1.12x,
-/// single-thread probe). Rows of up to ~768 columns stay one slice.
+/// Fast layout, prefill-sized inputs (more than PANEL_MIN_ROWS rows): weight rows go in blocks of
+/// NIBBLE_TILE_BLOCK and columns in slices of about 512. Each block's slice is decoded into a panel (at most
+/// 36 KiB, against 147 KiB for a whole block of TinyLlama rows) and multiplied into every input row of a group by
+/// 4 × 3 register tiles, whose 8-lane sums carry over from slice to slice: every output sums the same products in
+/// the same order as one tile over the whole row, while the tiles' weights and input slices stay close to the core
+/// (TinyLlama shapes 1.04–1.12x, single-thread probe). Rows of up to ~768 columns stay one slice.
 AVX2 static void panels(const nibble_4bit_weight *w, const float *xp, size_t rows, size_t o_begin, size_t o_end,
                         float *y, size_t ldy, const __m256i plane[4]) {
     const size_t n = w->n;
@@ -584,16 +591,23 @@ AVX2 void nibble_matmul_4bit_avx2(const nibble_4bit_weight *w, const float *xp, 
         fused_rows_any(w, xp, rows, o_begin, o_end, y, ldy, plane);
         return;
     }
-    if (fast) {
+    if (fast && rows > PANEL_MIN_ROWS) {
         panels(w, xp, rows, o_begin, o_end, y, ldy, plane);
         return;
     }
-    // Other shapes: decode a block of weight rows once (it stays in cache) and run the float kernel.
+    // A decode batch of 7–16 rows, or other shapes: decode a block of weight rows once (it stays in cache) and run
+    // the float kernel.
     float *scratch = aligned_alloc(64, (NIBBLE_TILE_BLOCK * (n ? n : 1) * sizeof(float) + 63) / 64 * 64);  // (block rows, n)
     if (!scratch) abort();
     for (size_t block = o_begin; block < o_end; block += NIBBLE_TILE_BLOCK) {
         size_t count = block + NIBBLE_TILE_BLOCK < o_end ? NIBBLE_TILE_BLOCK : o_end - block;
-        span(w, block * n, (block + count) * n, NULL, scratch, 1);
+        if (fast && w->compute == NIBBLE_ROUND_F32) {
+            store32_f32(w, block * n, (block + count) * n, scratch, plane);
+        } else if (fast) {
+            span32(w, block * n, (block + count) * n, NULL, scratch, 1);
+        } else {
+            span(w, block * n, (block + count) * n, NULL, scratch, 1);
+        }
         nibble_matmul_avx2(NIBBLE_WEIGHT_F32, xp, rows, n, scratch, n, 0, count, y + block, ldy);
     }
     free(scratch);

@@ -296,8 +296,9 @@ import Testing
         var rng = SeededRandom(seed: 12)
         // Rows of 32k elements with blocks of 32k take the AVX2 fast layout, rows of 128k with blocks of 64 or
         // 128k the AVX-512 one; (40, 512) crosses nested absmax groups; (9, 384, 256) and (3, 128, 4096) start
-        // rows inside a block; (8, 2048) takes 2 … 6 rows decoded in registers over several column slices and 8
-        // rows through decoded panels of four slices; (20, 1376, 32) three slices, the last one shorter.
+        // rows inside a block; (8, 2048) takes 2 … 6 rows decoded in registers over several column slices, 8–16
+        // rows through a decoded block and 33 through decoded panels of four slices; (20, 1376, 32) three
+        // slices, the last one shorter.
         let shapes = [(1, 1, 64), (3, 7, 64), (9, 37, 64), (4, 64, 64), (17, 100, 64), (5, 257, 128), (2, 2048, 64),
                       (300, 515, 64), (40, 512, 64), (13, 96, 32), (7, 320, 256), (9, 384, 256), (3, 128, 4096),
                       (70, 512, 128), (8, 2048, 64), (20, 1376, 32)]
@@ -305,7 +306,7 @@ import Testing
             let weight = FourBit(out: out, inp: inp, blocksize: blocksize, rng: &rng)
             for doubleQuant in [false, true] {
                 let dequantized = weight.dequantized(rounding, doubleQuant: doubleQuant)
-                for rows in [1, 2, 3, 5, 8, 9, 16] {
+                for rows in [1, 2, 3, 5, 8, 9, 16, 33] {
                     let x = KernelReferenceTests.random(rows * inp, &rng)
                     // The kernel rounds its input to the compute format, as the weights are.
                     let rounded = x.map { FourBit.round($0, to: rounding) }
